@@ -1,0 +1,47 @@
+# Stateway: the two commands are `make dev` (the whole API on loopback) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: dev test test-python test-frontend lint token bench sam-build clean
+
+$(STAMP): pyproject.toml layers/stateway/requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r layers/stateway/requirements.txt -e ".[dev]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The whole API on 127.0.0.1:8080 (Redis, a MongoDB-protocol server and S3 started on loopback).
+dev: $(STAMP)
+	$(PY) infra/local/run.py
+
+## Every test: lint, types, Python suites against real servers, infra checks, frontend.
+test: $(STAMP)
+	$(MAKE) lint
+	$(MAKE) test-python
+	$(MAKE) test-frontend
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check layers functions infra tests bench
+	$(VENV)/bin/mypy
+
+test-python: $(STAMP)
+	$(VENV)/bin/pytest
+
+test-frontend: $(STAMP)
+	@if [ -f frontend/package.json ]; then bash frontend/scripts/ci.sh; fi
+
+## A development token: make token USER=alice CLIENT=acme
+token: $(STAMP)
+	@$(PY) infra/local/token.py --user "$(USER)" --client "$(CLIENT)"
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local

@@ -1,0 +1,62 @@
+"""JSON state documents: what may be stored, and how big it is.
+
+A document is stored in MongoDB as BSON and cached as compact JSON, so it must
+survive both: object keys may not start with ``$`` or contain ``.`` or NUL (no
+operator or path injection), integers must fit in signed 64 bits, and nesting
+is bounded. Size is measured as compact UTF-8 JSON, as the contract says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from stateway.errors import InvalidState, PayloadTooLarge
+
+MAX_DEPTH = 64
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**63 - 1
+
+
+def check_document(value: Any, *, what: str = "state") -> None:
+    """Raise :class:`InvalidState` unless ``value`` can be stored as it is."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            if depth >= MAX_DEPTH:
+                raise InvalidState(f"{what} nests deeper than {MAX_DEPTH} levels.")
+            for key, child in item.items():
+                if not isinstance(key, str) or key.startswith("$") or "." in key or "\x00" in key:
+                    raise InvalidState(f"{what} has an object key that starts with '$' or contains '.' or NUL.")
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            if depth >= MAX_DEPTH:
+                raise InvalidState(f"{what} nests deeper than {MAX_DEPTH} levels.")
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, bool | float | str) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not _INT64_MIN <= item <= _INT64_MAX:
+                raise InvalidState(f"{what} has an integer outside the signed 64-bit range.")
+        else:
+            raise InvalidState(f"{what} is not a JSON document.")
+
+
+def dumps(value: Any) -> bytes:
+    """Compact JSON bytes (the cache's format and the size measure)."""
+    return orjson.dumps(value)
+
+
+def loads(payload: bytes | str) -> Any:
+    return orjson.loads(payload)
+
+
+def encoded_within(value: Any, max_bytes: int, *, what: str = "state") -> bytes:
+    """Check ``value``, encode it, and raise :class:`PayloadTooLarge` if it is over ``max_bytes``."""
+    check_document(value, what=what)
+    payload = dumps(value)
+    if len(payload) > max_bytes:
+        raise PayloadTooLarge(f"{what} is {len(payload)} bytes as JSON; the limit is {max_bytes}.")
+    return payload

@@ -1,0 +1,195 @@
+"""Clients and services, built lazily once per process and reused while warm.
+
+Nothing here runs at import time. Each ``get_*`` builds what it needs on first
+use (so a session function never builds, or imports, an S3 client), and
+``clear_caches()`` forgets everything (tests, or a new configuration).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from stateway.config import MONGODB_URI_SOURCE, Settings, clear_settings_cache, get_settings
+from stateway.errors import ConfigError, StatewayError
+
+if TYPE_CHECKING:
+    from stateway.projects import ProjectService
+    from stateway.sessions import SessionService
+    from stateway.tiers.mongo_store import MongoStore
+    from stateway.tiers.redis_cache import RedisCache
+    from stateway.tiers.s3_snapshots import S3Snapshots
+
+_lock = threading.RLock()
+_built: dict[str, Any] = {}
+
+# The AWS Parameters and Secrets Lambda Extension answers on this port.
+_EXTENSION_PORT = os.environ.get("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT", "2773")
+
+
+def _once(name: str, build: Any) -> Any:
+    with _lock:
+        if name not in _built:
+            _built[name] = build()
+        return _built[name]
+
+
+def clear_caches() -> None:
+    """Forget every client, service and the settings (the next call rebuilds them)."""
+    with _lock:
+        for name in ("mongo_client", "redis_client"):
+            client = _built.get(name)
+            if client is not None:
+                client.close()
+        _built.clear()
+    clear_settings_cache()
+
+
+def resolve_mongodb_uri(settings: Settings) -> str:
+    """``MONGODB_URI``, or the secret/parameter named by ``STATEWAY_MONGODB_URI_SOURCE``.
+
+    The secret is read through the Parameters and Secrets extension (HTTP on
+    localhost), so no function needs boto3 for it and the URI is never logged.
+    """
+    settings.require_mongodb()
+    if settings.mongodb_uri:
+        return settings.mongodb_uri
+    assert settings.mongodb_uri_source is not None
+    kind, _, name = settings.mongodb_uri_source.partition(":")
+    quoted = urllib.parse.quote(name, safe="")
+    if kind == "secretsmanager":
+        path = f"/secretsmanager/get?secretId={quoted}"
+    else:
+        path = f"/systemsmanager/parameters/get?name={quoted}&withDecryption=true"
+    request = urllib.request.Request(
+        f"http://localhost:{_EXTENSION_PORT}{path}",
+        headers={"X-Aws-Parameters-Secrets-Token": os.environ.get("AWS_SESSION_TOKEN", "")},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.mongodb_timeout_ms / 1000) as response:
+            body = json.load(response)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{MONGODB_URI_SOURCE}: the MongoDB URI could not be read.") from exc
+    value = body.get("SecretString") if kind == "secretsmanager" else body.get("Parameter", {}).get("Value")
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{MONGODB_URI_SOURCE}: the secret holds no MongoDB URI.")
+    return value
+
+
+def redis_client() -> Any:
+    def build() -> Any:
+        from stateway.tiers.redis_cache import make_redis_client
+
+        settings = get_settings()
+        return make_redis_client(settings.require_redis_url(), timeout_ms=settings.redis_timeout_ms)
+
+    return _once("redis_client", build)
+
+
+def mongo_client() -> Any:
+    def build() -> Any:
+        from pymongo import MongoClient
+
+        settings = get_settings()
+        timeout = settings.mongodb_timeout_ms
+        return MongoClient(
+            resolve_mongodb_uri(settings),
+            tz_aware=True,
+            serverSelectionTimeoutMS=timeout,
+            connectTimeoutMS=timeout,
+            socketTimeoutMS=timeout,
+            appname="stateway",
+        )
+
+    return _once("mongo_client", build)
+
+
+def cache() -> RedisCache:
+    def build() -> RedisCache:
+        from stateway.tiers.redis_cache import RedisCache
+
+        return RedisCache(redis_client())
+
+    result: RedisCache = _once("cache", build)
+    return result
+
+
+def store() -> MongoStore:
+    def build() -> MongoStore:
+        from stateway.tiers.mongo_store import MongoStore
+
+        built = MongoStore(mongo_client()[get_settings().mongodb_db])
+        # Raises StoreUnavailable while the store is down; nothing is kept, the next call retries.
+        built.ensure_indexes()
+        return built
+
+    result: MongoStore = _once("store", build)
+    return result
+
+
+def snapshots() -> S3Snapshots:
+    def build() -> S3Snapshots:
+        from stateway.tiers.s3_snapshots import S3Snapshots, make_s3_client
+
+        settings = get_settings()
+        return S3Snapshots(make_s3_client(timeout_ms=settings.s3_timeout_ms), settings.require_snapshot_bucket())
+
+    result: S3Snapshots = _once("snapshots", build)
+    return result
+
+
+def session_service() -> SessionService:
+    def build() -> SessionService:
+        from stateway.sessions import SessionService
+
+        return SessionService(store(), cache(), get_settings())
+
+    result: SessionService = _once("session_service", build)
+    return result
+
+
+def project_service() -> ProjectService:
+    def build() -> ProjectService:
+        from stateway.projects import ProjectService
+
+        return ProjectService(store(), cache(), snapshots(), get_settings())
+
+    result: ProjectService = _once("project_service", build)
+    return result
+
+
+Status = Literal["ok", "down"]
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    cache: Status
+    store: Status
+    snapshots: Status
+
+    @property
+    def healthy(self) -> bool:
+        """The store is what the service cannot do without."""
+        return self.store == "ok"
+
+
+def health() -> Health:
+    """Ping each tier; a tier that fails or is not configured is ``"down"``."""
+
+    def check(probe: Any) -> Status:
+        try:
+            probe()
+        except (StatewayError, OSError):
+            return "down"
+        return "ok"
+
+    return Health(
+        cache=check(lambda: cache().ping()),
+        store=check(lambda: store().ping()),
+        snapshots=check(lambda: snapshots().ping()),
+    )

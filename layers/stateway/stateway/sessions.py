@@ -1,0 +1,234 @@
+"""User sessions over the tiers: init, state, update, end, list.
+
+Order, always:
+
+* reads: cache -> store -> defaults; a tier that answers refills the faster
+  ones on the way back;
+* writes: store first (the only tier whose failure fails the operation), then
+  the cache (a failure is logged and counted, never raised).
+
+A store that cannot answer raises :class:`~stateway.errors.StoreUnavailable`;
+it is never taken for "no session", so defaults are never built over real
+data. A cache that cannot answer is a miss.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from stateway import documents
+from stateway.clock import Clock, utcnow
+from stateway.config import Settings
+from stateway.errors import CacheUnavailable, InvalidState
+from stateway.ids import SessionRef, namespace_key, validate_key
+from stateway.metrics import METRICS, Metrics
+from stateway.tiers.mongo_store import MongoStore, SessionSummary, StoredSession
+from stateway.tiers.redis_cache import RedisCache
+
+logger = logging.getLogger("stateway.sessions")
+
+Source = Literal["cache", "store", "default"]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    session_id: str
+    state: dict[str, Any]
+    version: int
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class InitResult:
+    session_id: str
+    namespace: str
+    state: dict[str, Any]
+    version: int
+    created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionList:
+    namespace: str
+    sessions: list[SessionSummary]
+
+
+class SessionService:
+    """The session operations of the contract."""
+
+    def __init__(
+        self,
+        store: MongoStore,
+        cache: RedisCache,
+        settings: Settings,
+        *,
+        clock: Clock = utcnow,
+        metrics: Metrics = METRICS,
+    ) -> None:
+        self._store = store
+        self._cache = cache
+        self._settings = settings
+        self._clock = clock
+        self._metrics = metrics
+
+    # reads ---------------------------------------------------------------------
+
+    def init(self, ref: SessionRef, env: dict[str, Any] | None = None) -> InitResult:
+        """Load the session (cache, then store) or create it from defaults, once.
+
+        Raises StoreUnavailable when the store cannot answer and the cache has nothing.
+        """
+        cached = self._cache_get(ref.session_id)
+        if cached is not None:
+            state, version = cached
+            return InitResult(ref.session_id, ref.namespace, state, version, created=False)
+        stored, created = self._create(ref, env)
+        return InitResult(ref.session_id, ref.namespace, stored.state, stored.version, created)
+
+    def state(self, ref: SessionRef) -> SessionState:
+        """The session's state from the fastest tier that has it, else new defaults."""
+        cached = self._cache_get(ref.session_id)
+        if cached is not None:
+            return SessionState(ref.session_id, cached[0], cached[1], "cache")
+        stored = self._store.get_session(ref.session_id)
+        if stored is not None:
+            self._cache_put(ref, stored)
+            return SessionState(ref.session_id, stored.state, stored.version, "store")
+        stored, created = self._create(ref, None)
+        return SessionState(ref.session_id, stored.state, stored.version, "default" if created else "store")
+
+    def list(self, client_id: str, user_id: str) -> SessionList:
+        """The user's sessions within a client (the durable namespace), newest first."""
+        namespace = namespace_key(client_id, user_id)
+        return SessionList(namespace, self._store.list_sessions(client_id, user_id))
+
+    # writes --------------------------------------------------------------------
+
+    def update_key(
+        self, ref: SessionRef, key: str, value: Any, *, expected_version: int | None = None
+    ) -> SessionState:
+        """Set one top-level key atomically (store, then cache).
+
+        Raises InvalidKey, InvalidState, PayloadTooLarge, SessionNotFound,
+        PreconditionFailed, StoreUnavailable.
+        """
+        validate_key(key)
+        if key == "navigation" and not (
+            isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        ):
+            raise InvalidState("navigation must be a list of objects.")
+        payload = documents.encoded_within(value, self._settings.max_state_bytes, what="value")
+        stored = self._store.set_session_key(
+            ref.session_id,
+            key,
+            value,
+            value_bytes=len(payload),
+            max_bytes=self._settings.max_state_bytes,
+            expected_version=expected_version,
+            now=self._clock(),
+        )
+        self._cache_put(ref, stored)
+        return SessionState(ref.session_id, stored.state, stored.version, "store")
+
+    def add_navigation(
+        self, ref: SessionRef, entry: dict[str, Any], *, expected_version: int | None = None
+    ) -> SessionState:
+        """Append one navigation entry, keeping the newest ``STATEWAY_NAVIGATION_LIMIT``."""
+        if not isinstance(entry, dict):
+            raise InvalidState("navigation must be an object.")
+        payload = documents.encoded_within(entry, self._settings.max_state_bytes, what="navigation")
+        stored = self._store.push_navigation(
+            ref.session_id,
+            entry,
+            limit=self._settings.navigation_limit,
+            entry_bytes=len(payload),
+            max_bytes=self._settings.max_state_bytes,
+            expected_version=expected_version,
+            now=self._clock(),
+        )
+        self._cache_put(ref, stored)
+        return SessionState(ref.session_id, stored.state, stored.version, "store")
+
+    def end(self, ref: SessionRef) -> None:
+        """Remove the session from store, cache and namespace. Idempotent."""
+        self._store.delete_session(ref.session_id)
+        self._cache_delete(ref.session_id, namespace=ref.namespace, members=(ref.session_id,))
+
+    def end_all(self, client_id: str, user_id: str) -> list[str]:
+        """End every session of a user within a client; return the ids that were stored."""
+        namespace = namespace_key(client_id, user_id)
+        ended = self._store.delete_sessions(client_id, user_id)
+        try:
+            cached = self._cache.namespace_members(namespace)
+        except CacheUnavailable:
+            self._cache_failed("namespace read")
+            cached = set()
+        # The namespace set itself goes too.
+        self._cache_delete(*sorted(set(ended) | cached), namespace)
+        return ended
+
+    # helpers -------------------------------------------------------------------
+
+    def default_state(self, ref: SessionRef, env: dict[str, Any] | None) -> dict[str, Any]:
+        """``{"env": {ids..., **env}, "classifier_config": ..., "navigation": []}``; the ids win."""
+        return {
+            "env": {
+                **(env or {}),
+                "client_id": ref.client_id,
+                "user_id": ref.user_id,
+                "app_id": ref.app_id,
+                "project_id": ref.project_id,
+            },
+            "classifier_config": dict(self._settings.classifier_config),
+            "navigation": [],
+        }
+
+    def _create(self, ref: SessionRef, env: dict[str, Any] | None) -> tuple[StoredSession, bool]:
+        state = self.default_state(ref, env)
+        documents.encoded_within(state, self._settings.max_state_bytes)
+        stored, created = self._store.create_session(
+            ref.session_id,
+            client_id=ref.client_id,
+            user_id=ref.user_id,
+            app_id=ref.app_id,
+            project_id=ref.project_id,
+            state=state,
+            now=self._clock(),
+        )
+        self._cache_put(ref, stored)
+        return stored, created
+
+    def _cache_get(self, session_id: str) -> tuple[dict[str, Any], int] | None:
+        try:
+            entry = self._cache.get(session_id, slide_ttl=self._settings.session_ttl)
+        except CacheUnavailable:
+            self._cache_failed("read")
+            return None
+        if entry is None:
+            return None
+        return documents.loads(entry.payload), entry.version
+
+    def _cache_put(self, ref: SessionRef, stored: StoredSession) -> None:
+        try:
+            self._cache.set(
+                ref.session_id,
+                stored.version,
+                documents.dumps(stored.state),
+                self._settings.session_ttl,
+                namespace=ref.namespace,
+                member=ref.session_id,
+            )
+        except CacheUnavailable:
+            self._cache_failed("write")
+
+    def _cache_delete(self, *keys: str, namespace: str | None = None, members: tuple[str, ...] = ()) -> None:
+        try:
+            self._cache.delete(*keys, namespace=namespace, members=members)
+        except CacheUnavailable:
+            self._cache_failed("delete")
+
+    def _cache_failed(self, action: str) -> None:
+        logger.warning("session cache %s failed; continuing with the store", action, exc_info=True)
+        self._metrics.incr(f"cache_{action.replace(' ', '_')}_failures")

@@ -1,0 +1,135 @@
+"""Real servers for the tests, on free loopback ports, stopped by PID at the end.
+
+``REDIS_URL``, ``MONGODB_URI`` and ``AWS_ENDPOINT_URL_S3`` point the shared
+fixtures at servers of your own instead. Fault tests always start servers of
+their own (they stop them).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "infra" / "local"))
+
+from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
+
+from stateway.config import Settings  # noqa: E402
+
+# moto accepts any credentials; these keep boto3 from looking for real ones.
+for _name, _value in (
+    ("AWS_ACCESS_KEY_ID", "stateway-test"),
+    ("AWS_SECRET_ACCESS_KEY", "stateway-test"),
+    ("AWS_DEFAULT_REGION", "us-east-1"),
+):
+    os.environ.setdefault(_name, _value)
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def redis_url(workdir: Path) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    with RedisServer(workdir / "redis") as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def mongodb_uri(workdir: Path) -> Iterator[str]:
+    if os.environ.get("MONGODB_URI"):
+        yield os.environ["MONGODB_URI"]
+        return
+    with MongoServer(workdir / "mongo") as server:
+        yield server.uri
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    if os.environ.get("AWS_ENDPOINT_URL_S3"):
+        yield os.environ["AWS_ENDPOINT_URL_S3"]
+        return
+    with MotoS3Server() as server:
+        yield server.endpoint
+
+
+@pytest.fixture(scope="session")
+def bucket(s3_endpoint: str) -> str:
+    name = "stateway-test-snapshots"
+    create_bucket(s3_endpoint, name)
+    return name
+
+
+@pytest.fixture
+def uid() -> str:
+    """A fresh id, so tests sharing servers never share keys."""
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(redis_url: str, mongodb_uri: str, bucket: str) -> Settings:
+    return Settings.from_env(
+        {},
+        redis_url=redis_url,
+        mongodb_uri=mongodb_uri,
+        snapshot_bucket=bucket,
+        redis_timeout_ms=300,
+        mongodb_timeout_ms=1500,
+        s3_timeout_ms=1500,
+    )
+
+
+def redis_client(url: str, timeout_ms: int = 300) -> Any:
+    from stateway.tiers.redis_cache import make_redis_client
+
+    return make_redis_client(url, timeout_ms=timeout_ms)
+
+
+def mongo_client(uri: str, timeout_ms: int = 1500) -> Any:
+    from pymongo import MongoClient
+
+    return MongoClient(
+        uri,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms,
+    )
+
+
+def s3_client(endpoint: str, **credentials: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1.5, read_timeout=1.5, retries={"max_attempts": 1})
+    return boto3.client("s3", endpoint_url=endpoint, config=config, **credentials)
+
+
+@pytest.fixture(scope="session")
+def redis(redis_url: str) -> Iterator[Any]:
+    client = redis_client(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def mongo_db(mongodb_uri: str) -> Iterator[Any]:
+    client = mongo_client(mongodb_uri)
+    yield client[f"stateway_test_{uuid.uuid4().hex[:8]}"]
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def s3(s3_endpoint: str) -> Any:
+    return s3_client(s3_endpoint)
