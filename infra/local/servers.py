@@ -179,7 +179,7 @@ class MongoServer(_Process):
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/"
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
 
 class MotoS3Server:

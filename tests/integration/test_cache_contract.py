@@ -49,26 +49,26 @@ def test_get_of_missing_key_is_none(cache: RedisCache, key: str) -> None:
 
 def test_round_trip_keeps_json_bytes_exactly(cache: RedisCache, key: str) -> None:
     payload = b'{"empty":[],"obj":{},"big":9007199254740993,"s":"\xc3\xa9"}'
-    assert cache.set(key, 3, payload, 60)
+    assert cache.put(key, 3, payload, 60)
     entry = cache.get(key)
     assert entry is not None
     assert (entry.version, entry.payload) == (3, payload)
 
 
 def test_older_version_never_replaces_newer(cache: RedisCache, key: str) -> None:
-    assert cache.set(key, 5, b'{"v":5}', 60)
-    assert not cache.set(key, 4, b'{"v":4}', 60)
+    assert cache.put(key, 5, b'{"v":5}', 60)
+    assert not cache.put(key, 4, b'{"v":4}', 60)
     entry = cache.get(key)
     assert entry is not None and entry.payload == b'{"v":5}'
-    assert cache.set(key, 5, b'{"v":"5 again"}', 60)
-    assert cache.set(key, 6, b'{"v":6}', 60)
+    assert cache.put(key, 5, b'{"v":"5 again"}', 60)
+    assert cache.put(key, 6, b'{"v":6}', 60)
     entry = cache.get(key)
     assert entry is not None and entry.version == 6
 
 
 def test_racing_writers_leave_the_newest(cache: RedisCache, key: str) -> None:
     def write(v: int) -> None:
-        cache.set(key, v, b'{"v":%d}' % v, 60)
+        cache.put(key, v, b'{"v":%d}' % v, 60)
 
     threads = [threading.Thread(target=write, args=(v,)) for v in range(1, 41)]
     for t in reversed(threads):
@@ -80,7 +80,7 @@ def test_racing_writers_leave_the_newest(cache: RedisCache, key: str) -> None:
 
 
 def test_set_applies_ttl_and_get_can_slide_it(cache: RedisCache, client: Any, key: str) -> None:
-    cache.set(key, 1, b"{}", 100)
+    cache.put(key, 1, b"{}", 100)
     assert 0 < client.ttl(key) <= 100
     cache.get(key, slide_ttl=5000)
     assert 100 < client.ttl(key) <= 5000
@@ -90,7 +90,7 @@ def test_set_applies_ttl_and_get_can_slide_it(cache: RedisCache, client: Any, ke
 
 def test_namespace_membership_is_written_with_the_entry(cache: RedisCache, client: Any, key: str) -> None:
     ns = f"namespace:c:{uuid.uuid4().hex}"
-    cache.set(key, 1, b"{}", 100, namespace=ns, member=key)
+    cache.put(key, 1, b"{}", 100, namespace=ns, member=key)
     assert cache.namespace_members(ns) == {key}
     assert 0 < client.ttl(ns) <= 100
     cache.delete(key, namespace=ns, members=(key,))
@@ -99,7 +99,7 @@ def test_namespace_membership_is_written_with_the_entry(cache: RedisCache, clien
 
 
 def test_entry_format_is_versioned_raw_json(cache: RedisCache, client: Any, key: str) -> None:
-    cache.set(key, 12, b'{"a":1}', 60)
+    cache.put(key, 12, b'{"a":1}', 60)
     assert client.get(key) == b'12\n{"a":1}'
     assert decode_entry(b"not an entry") is None
 
@@ -113,7 +113,7 @@ def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(CacheUnavailable):
         cache.get("session:a:b:c:d")
     with pytest.raises(CacheUnavailable):
-        cache.set("session:a:b:c:d", 1, b"{}", 10)
+        cache.put("session:a:b:c:d", 1, b"{}", 10)
     with pytest.raises(CacheUnavailable):
         cache.ping()
     c.close()

@@ -89,9 +89,13 @@ def test_update_of_missing_session_is_not_found(store: MongoStore, sid: str) -> 
 def test_size_guard_refuses_growth_but_allows_replacement(store: MongoStore, sid: str) -> None:
     create(store, sid, big="x" * 500)
     with pytest.raises(PayloadTooLarge):
-        store.set_session_key(sid, "more", "y" * 500, value_bytes=502, max_bytes=900, expected_version=None, now=NOW)
+        store.set_session_key(
+            sid, "more", "y" * 500, value_bytes=502, max_bytes=900, expected_version=None, now=NOW
+        )
     # Replacing the big value with another as big stays within the limit.
-    after = store.set_session_key(sid, "big", "z" * 500, value_bytes=502, max_bytes=900, expected_version=None, now=NOW)
+    after = store.set_session_key(
+        sid, "big", "z" * 500, value_bytes=502, max_bytes=900, expected_version=None, now=NOW
+    )
     assert after.version == 2 and "more" not in after.state
 
 
@@ -108,7 +112,9 @@ def test_navigation_keeps_the_newest_entries(store: MongoStore, sid: str) -> Non
 def test_invalid_update_paths_are_the_callers_job_but_values_round_trip(store: MongoStore, sid: str) -> None:
     create(store, sid)
     value = {"list": [], "obj": {}, "big": 2**62, "unicode": "é✓"}
-    after = store.set_session_key(sid, "v", value, value_bytes=60, max_bytes=10000, expected_version=None, now=NOW)
+    after = store.set_session_key(
+        sid, "v", value, value_bytes=60, max_bytes=10000, expected_version=None, now=NOW
+    )
     assert after.state["v"] == value
 
 

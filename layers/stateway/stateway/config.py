@@ -125,7 +125,9 @@ class Settings:
 
         source = text(MONGODB_URI_SOURCE)
         if source is not None and not source.startswith(("secretsmanager:", "ssm:")):
-            raise ConfigError(f"{MONGODB_URI_SOURCE} must be 'secretsmanager:<secret id>' or 'ssm:<parameter name>'.")
+            raise ConfigError(
+                f"{MONGODB_URI_SOURCE} must be 'secretsmanager:<secret id>' or 'ssm:<parameter name>'."
+            )
 
         values: dict[str, Any] = {
             "redis_url": text(REDIS_URL),

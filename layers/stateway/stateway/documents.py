@@ -29,7 +29,9 @@ def check_document(value: Any, *, what: str = "state") -> None:
                 raise InvalidState(f"{what} nests deeper than {MAX_DEPTH} levels.")
             for key, child in item.items():
                 if not isinstance(key, str) or key.startswith("$") or "." in key or "\x00" in key:
-                    raise InvalidState(f"{what} has an object key that starts with '$' or contains '.' or NUL.")
+                    raise InvalidState(
+                        f"{what} has an object key that starts with '$' or contains '.' or NUL."
+                    )
                 stack.append((child, depth + 1))
         elif isinstance(item, list):
             if depth >= MAX_DEPTH:

@@ -35,8 +35,7 @@ def validate_id(name: str, value: object) -> str:
     """Return ``value`` if it is a valid id; raise :class:`InvalidId` naming ``name``."""
     if not is_valid_id(value):
         raise InvalidId(
-            f"{name} must be 1 to {ID_MAX_LENGTH} characters of A-Z a-z 0-9 _ - . @, "
-            "not starting with '.'."
+            f"{name} must be 1 to {ID_MAX_LENGTH} characters of A-Z a-z 0-9 _ - . @, not starting with '.'."
         )
     assert isinstance(value, str)
     return value

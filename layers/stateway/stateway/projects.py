@@ -120,7 +120,9 @@ class ProjectService:
         items, cursor = self._snapshots.list(ref.snapshot_prefix, limit=limit, before=before)
         return SnapshotPage(items, cursor)
 
-    def restore(self, ref: ProjectRef, snapshot_id: str, *, expected_version: int | None = None) -> SaveResult:
+    def restore(
+        self, ref: ProjectRef, snapshot_id: str, *, expected_version: int | None = None
+    ) -> SaveResult:
         """Save the snapshot's state as a new version. Raises SnapshotNotFound, and as save."""
         state, _, _ = self._read_snapshot(ref, snapshot_id)
         return self.save(ref, state, expected_version=expected_version)
@@ -142,13 +144,17 @@ class ProjectService:
             return version
         if newest is None or newest.version < version:
             return version
-        return self._store.raise_project_version(ref.store_id, from_version=version, to_version=newest.version + 1)
+        return self._store.raise_project_version(
+            ref.store_id, from_version=version, to_version=newest.version + 1
+        )
 
     def _read_snapshot(self, ref: ProjectRef, snapshot_id: str) -> tuple[dict[str, Any], int, datetime]:
         body = documents.loads(self._snapshots.get(ref.snapshot_prefix, snapshot_id))
         return body["state"], int(body["version"]), parse_isoformat(body["saved_at"])
 
-    def _snapshot(self, ref: ProjectRef, state: dict[str, Any], version: int, saved_at: datetime) -> SaveResult:
+    def _snapshot(
+        self, ref: ProjectRef, state: dict[str, Any], version: int, saved_at: datetime
+    ) -> SaveResult:
         body = documents.dumps({"version": version, "saved_at": isoformat(saved_at), "state": state})
         try:
             info = self._snapshots.put(ref.snapshot_prefix, version, saved_at, body)
@@ -172,7 +178,7 @@ class ProjectService:
     def _cache_put(self, ref: ProjectRef, state: dict[str, Any], version: int, saved_at: datetime) -> None:
         payload = documents.dumps({"saved_at": isoformat(saved_at), "state": state})
         try:
-            self._cache.set(ref.cache_key, version, payload, self._settings.project_ttl)
+            self._cache.put(ref.cache_key, version, payload, self._settings.project_ttl)
         except CacheUnavailable:
             self._cache_failed("write")
 

@@ -137,7 +137,9 @@ def snapshots() -> S3Snapshots:
         from stateway.tiers.s3_snapshots import S3Snapshots, make_s3_client
 
         settings = get_settings()
-        return S3Snapshots(make_s3_client(timeout_ms=settings.s3_timeout_ms), settings.require_snapshot_bucket())
+        return S3Snapshots(
+            make_s3_client(timeout_ms=settings.s3_timeout_ms), settings.require_snapshot_bucket()
+        )
 
     result: S3Snapshots = _once("snapshots", build)
     return result

@@ -99,7 +99,7 @@ class SessionService:
         stored, created = self._create(ref, None)
         return SessionState(ref.session_id, stored.state, stored.version, "default" if created else "store")
 
-    def list(self, client_id: str, user_id: str) -> SessionList:
+    def list_sessions(self, client_id: str, user_id: str) -> SessionList:
         """The user's sessions within a client (the durable namespace), newest first."""
         namespace = namespace_key(client_id, user_id)
         return SessionList(namespace, self._store.list_sessions(client_id, user_id))
@@ -212,7 +212,7 @@ class SessionService:
 
     def _cache_put(self, ref: SessionRef, stored: StoredSession) -> None:
         try:
-            self._cache.set(
+            self._cache.put(
                 ref.session_id,
                 stored.version,
                 documents.dumps(stored.state),

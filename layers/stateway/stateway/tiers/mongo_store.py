@@ -252,7 +252,10 @@ class MongoStore:
     def delete_sessions(self, client_id: str, user_id: str) -> list[str]:
         """Delete every session of a user within a client; return their ids."""
         with _translate_errors("delete sessions"):
-            ids = [d["_id"] for d in self._sessions.find({"client_id": client_id, "user_id": user_id}, {"_id": 1})]
+            ids = [
+                d["_id"]
+                for d in self._sessions.find({"client_id": client_id, "user_id": user_id}, {"_id": 1})
+            ]
             if ids:
                 self._sessions.delete_many({"_id": {"$in": ids}})
         return ids
@@ -317,7 +320,13 @@ class MongoStore:
         return from_version if doc is None else int(doc["version"])
 
     def put_project_if_absent(
-        self, store_id: str, state: dict[str, Any], *, version: int, saved_at: datetime, ids: Mapping[str, str]
+        self,
+        store_id: str,
+        state: dict[str, Any],
+        *,
+        version: int,
+        saved_at: datetime,
+        ids: Mapping[str, str],
     ) -> None:
         """Rebuild a missing project document (from a snapshot) without touching a newer one."""
         with _translate_errors("restore the project state"):

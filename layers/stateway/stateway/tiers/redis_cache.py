@@ -113,7 +113,7 @@ class RedisCache:
             return None
         return decode_entry(raw)
 
-    def set(
+    def put(
         self,
         key: str,
         version: int,

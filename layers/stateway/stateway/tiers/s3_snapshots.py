@@ -126,7 +126,9 @@ class S3Snapshots:
         page, _ = self.list(prefix, limit=1)
         return page[0] if page else None
 
-    def list(self, prefix: str, *, limit: int, before: str | None = None) -> tuple[list[SnapshotInfo], str | None]:
+    def list(
+        self, prefix: str, *, limit: int, before: str | None = None
+    ) -> tuple[list[SnapshotInfo], str | None]:
         """Up to ``limit`` snapshots newest first, older than ``before``; and the next cursor."""
         params: dict[str, Any] = {"Bucket": self._bucket, "Prefix": prefix, "MaxKeys": limit}
         if before is not None:
@@ -146,7 +148,9 @@ class S3Snapshots:
         """The body of one snapshot by id; :class:`SnapshotNotFound` if there is none."""
         version, saved_at = parse_snapshot_id(snapshot)
         with _translate_errors("read the snapshot"):
-            response = self._client.get_object(Bucket=self._bucket, Key=prefix + object_name(version, saved_at))
+            response = self._client.get_object(
+                Bucket=self._bucket, Key=prefix + object_name(version, saved_at)
+            )
             body: bytes = response["Body"].read()
         return body
 

@@ -1,0 +1,272 @@
+"""Session rules of the contract, over real Redis and the MongoDB-protocol server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import mongo_client, redis_client
+from servers import MongoServer, RedisServer
+
+from stateway.config import Settings
+from stateway.errors import (
+    InvalidKey,
+    InvalidState,
+    PayloadTooLarge,
+    PreconditionFailed,
+    SessionNotFound,
+    StoreUnavailable,
+)
+from stateway.ids import SessionRef
+from stateway.metrics import Metrics
+from stateway.sessions import SessionService
+from stateway.tiers.mongo_store import MongoStore
+from stateway.tiers.redis_cache import RedisCache
+
+
+def build(redis: Any, db: Any, settings: Settings, metrics: Metrics | None = None) -> SessionService:
+    store = MongoStore(db)
+    store.ensure_indexes()
+    return SessionService(store, RedisCache(redis), settings, metrics=metrics or Metrics())
+
+
+@pytest.fixture
+def service(redis: Any, mongo_db: Any, settings: Settings) -> SessionService:
+    return build(
+        redis, mongo_db, settings.with_overrides(classifier_config={"model": "m1"}, navigation_limit=5)
+    )
+
+
+@pytest.fixture
+def ref(uid: str) -> SessionRef:
+    return SessionRef.of(f"client-{uid}", "alice", "web", "p1")
+
+
+def test_init_builds_defaults_caches_and_persists(
+    service: SessionService, ref: SessionRef, redis: Any, mongo_db: Any
+) -> None:
+    result = service.init(ref, {"locale": "en", "client_id": "spoofed"})
+    assert result.created and result.version == 1
+    assert result.session_id == f"session:{ref.client_id}:alice:web:p1"
+    assert result.namespace == f"namespace:{ref.client_id}:alice"
+    assert result.state == {
+        "env": {
+            "locale": "en",
+            "client_id": ref.client_id,
+            "user_id": "alice",
+            "app_id": "web",
+            "project_id": "p1",
+        },
+        "classifier_config": {"model": "m1"},
+        "navigation": [],
+    }
+    assert redis.get(ref.session_id).startswith(b"1\n")
+    assert redis.smembers(ref.namespace) == {ref.session_id.encode()}
+    assert mongo_db.sessions.find_one({"_id": ref.session_id})["state"] == result.state
+    again = service.init(ref)
+    assert not again.created and again.state == result.state
+
+
+def test_concurrent_inits_create_once(service: SessionService, ref: SessionRef, mongo_db: Any) -> None:
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(service.init(ref).created)) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(True) == 1
+    assert mongo_db.sessions.count_documents({"_id": ref.session_id}) == 1
+
+
+def test_state_reads_cache_then_store_then_defaults(
+    service: SessionService, ref: SessionRef, redis: Any
+) -> None:
+    first = service.state(ref)
+    assert first.source == "default" and first.version == 1
+    assert service.state(ref).source == "cache"
+    redis.flushdb()
+    from_store = service.state(ref)
+    assert from_store.source == "store" and from_store.state == first.state
+    # The store refilled the cache.
+    assert service.state(ref).source == "cache"
+
+
+def test_redis_flushed_state_comes_from_the_store(
+    service: SessionService, ref: SessionRef, redis: Any
+) -> None:
+    service.init(ref)
+    service.update_key(ref, "theme", "dark")
+    redis.flushdb()
+    got = service.state(ref)
+    assert (got.source, got.version, got.state["theme"]) == ("store", 2, "dark")
+    assert redis.get(ref.session_id).startswith(b"2\n")
+
+
+def test_update_key_writes_store_then_cache(
+    service: SessionService, ref: SessionRef, redis: Any, mongo_db: Any
+) -> None:
+    service.init(ref)
+    updated = service.update_key(ref, "filters", {"tags": ["a", "b"], "empty": []})
+    assert updated.version == 2
+    assert mongo_db.sessions.find_one({"_id": ref.session_id})["state"]["filters"] == {
+        "tags": ["a", "b"],
+        "empty": [],
+    }
+    cached = service.state(ref)
+    assert cached.source == "cache" and cached.state["filters"] == {"tags": ["a", "b"], "empty": []}
+
+
+def test_navigation_appends_and_keeps_the_limit(service: SessionService, ref: SessionRef) -> None:
+    service.init(ref)
+    for i in range(8):
+        last = service.add_navigation(ref, {"path": f"/p{i}"})
+    assert [e["path"] for e in last.state["navigation"]] == [f"/p{i}" for i in range(3, 8)]
+    assert last.version == 9
+
+
+def test_eight_threads_eight_keys_fifty_times_lose_nothing(service: SessionService, ref: SessionRef) -> None:
+    service.init(ref)
+
+    def writer(k: int) -> None:
+        for i in range(50):
+            service.update_key(ref, f"k{k}", i)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = service.state(ref)
+    assert final.version == 1 + 400
+    assert all(final.state[f"k{k}"] == 49 for k in range(8))
+    assert final.source == "cache"
+
+
+def test_expected_version_mismatch_changes_nothing(
+    service: SessionService, ref: SessionRef, mongo_db: Any
+) -> None:
+    service.init(ref)
+    with pytest.raises(PreconditionFailed):
+        service.update_key(ref, "k", 1, expected_version=5)
+    doc = mongo_db.sessions.find_one({"_id": ref.session_id})
+    assert doc["version"] == 1 and "k" not in doc["state"]
+    assert service.update_key(ref, "k", 1, expected_version=1).version == 2
+
+
+@pytest.mark.parametrize("key", ["a.b", "$set", "nav:x", "1st", ""])
+def test_bad_keys_change_nothing(service: SessionService, ref: SessionRef, key: str, mongo_db: Any) -> None:
+    service.init(ref)
+    with pytest.raises(InvalidKey):
+        service.update_key(ref, key, 1)
+    assert mongo_db.sessions.find_one({"_id": ref.session_id})["version"] == 1
+
+
+def test_bad_values_and_sizes_change_nothing(service: SessionService, ref: SessionRef, mongo_db: Any) -> None:
+    service.init(ref)
+    with pytest.raises(InvalidState):
+        service.update_key(ref, "v", {"$where": "1"})
+    with pytest.raises(InvalidState):
+        service.update_key(ref, "navigation", "not a list")
+    with pytest.raises(PayloadTooLarge):
+        service.update_key(ref, "v", "x" * 300_000)
+    assert mongo_db.sessions.find_one({"_id": ref.session_id})["version"] == 1
+
+
+def test_update_of_unknown_session_is_not_found(
+    service: SessionService, ref: SessionRef, mongo_db: Any
+) -> None:
+    with pytest.raises(SessionNotFound):
+        service.update_key(ref, "k", 1)
+    assert mongo_db.sessions.find_one({"_id": ref.session_id}) is None
+
+
+def test_end_removes_everywhere_and_is_idempotent(
+    service: SessionService, ref: SessionRef, redis: Any, mongo_db: Any
+) -> None:
+    service.init(ref)
+    service.end(ref)
+    assert redis.get(ref.session_id) is None
+    assert not redis.sismember(ref.namespace, ref.session_id)
+    assert mongo_db.sessions.find_one({"_id": ref.session_id}) is None
+    service.end(ref)
+
+
+def test_list_and_end_all(service: SessionService, ref: SessionRef, redis: Any) -> None:
+    other = SessionRef.of(ref.client_id, "alice", "web", "p2")
+    bob = SessionRef.of(ref.client_id, "bob", "web", "p1")
+    for r in (ref, other, bob):
+        service.init(r)
+    listed = service.list_sessions(ref.client_id, "alice")
+    assert listed.namespace == ref.namespace
+    assert {s.session_id for s in listed.sessions} == {ref.session_id, other.session_id}
+    ended = service.end_all(ref.client_id, "alice")
+    assert sorted(ended) == sorted([ref.session_id, other.session_id])
+    assert service.list_sessions(ref.client_id, "alice").sessions == []
+    assert redis.exists(ref.namespace, ref.session_id, other.session_id) == 0
+    assert [s.session_id for s in service.list_sessions(ref.client_id, "bob").sessions] == [bob.session_id]
+
+
+# Faults: servers of the test's own, stopped mid-test. ---------------------------------
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def own_mongo(tmp_path: Path) -> Iterator[MongoServer]:
+    with MongoServer(tmp_path / "mongo") as server:
+        yield server
+
+
+def test_redis_down_reads_and_writes_go_through_the_store(
+    own_redis: RedisServer, mongo_db: Any, settings: Settings, ref: SessionRef
+) -> None:
+    metrics = Metrics()
+    client = redis_client(own_redis.url)
+    service = build(client, mongo_db, settings, metrics)
+    service.init(ref)
+    own_redis.stop()
+    assert service.update_key(ref, "k", "v").version == 2
+    got = service.state(ref)
+    assert (got.source, got.state["k"]) == ("store", "v")
+    assert service.add_navigation(ref, {"path": "/x"}).version == 3
+    assert metrics.get("cache_write_failures") >= 2
+    assert metrics.get("cache_read_failures") >= 1
+    own_redis.start()
+    assert service.state(ref).source == "store"
+    assert service.state(ref).source == "cache"
+    client.close()
+
+
+def test_mongo_down_write_fails_and_cache_is_left_as_it_was(
+    own_mongo: MongoServer, redis: Any, settings: Settings, ref: SessionRef
+) -> None:
+    client = mongo_client(own_mongo.uri, timeout_ms=2000)
+    service = build(redis, client["faults"], settings)
+    service.init(ref)
+    before = redis.get(ref.session_id)
+    own_mongo.stop()
+    with pytest.raises(StoreUnavailable):
+        service.update_key(ref, "k", "v")
+    with pytest.raises(StoreUnavailable):
+        service.add_navigation(ref, {"path": "/x"})
+    assert redis.get(ref.session_id) == before
+    # A read with the key cached is served from the cache.
+    assert service.state(ref).source == "cache"
+    # A read with nothing cached fails as unavailable and writes nothing.
+    unknown = SessionRef.of(ref.client_id, "alice", "web", "never-seen")
+    with pytest.raises(StoreUnavailable):
+        service.state(unknown)
+    with pytest.raises(StoreUnavailable):
+        service.init(unknown)
+    assert redis.get(unknown.session_id) is None
+    own_mongo.start()
+    assert client["faults"].sessions.find_one({"_id": unknown.session_id}) is None
+    assert service.update_key(ref, "k", "v").version == 2
+    client.close()
