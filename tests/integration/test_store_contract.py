@@ -186,3 +186,19 @@ def test_store_down_is_unavailable_never_none(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable):
         store.ping()
     client.close()
+
+
+def test_racing_first_saves_get_distinct_versions(store: MongoStore) -> None:
+    pid = f"project_state:c{uuid.uuid4().hex[:8]}:a:p"
+    ids = {"client_id": "c", "app_id": "a", "project_id": "p"}
+    versions: list[int] = []
+
+    def save(i: int) -> None:
+        versions.append(store.save_project(pid, {"i": i}, ids=ids, expected_version=None, now=NOW).version)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(versions) == list(range(1, 9))

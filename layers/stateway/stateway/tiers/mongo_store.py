@@ -28,6 +28,7 @@ class CollectionLike(Protocol):
     def find_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any: ...
     def find(self, *args: Any, **kwargs: Any) -> Any: ...
     def find_one_and_update(self, filter: Any, update: Any, *args: Any, **kwargs: Any) -> Any: ...
+    def insert_one(self, document: Any, *args: Any, **kwargs: Any) -> Any: ...
     def delete_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any: ...
     def delete_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any: ...
     def create_index(self, keys: Any, **kwargs: Any) -> Any: ...
@@ -137,34 +138,35 @@ class MongoStore:
     ) -> tuple[StoredSession, bool]:
         """Insert the session unless it exists; return the stored session and whether this call created it.
 
-        Concurrent calls create it once: ``$setOnInsert`` on an upsert by ``_id``.
+        Concurrent calls create it once. The unique ``_id`` index decides the
+        winner: an insert that loses raises DuplicateKeyError and reads the
+        winner's document. (An upsert with ``$setOnInsert`` is equivalent on
+        MongoDB, but not every MongoDB-protocol server serializes concurrent
+        upserts; every one honours the unique ``_id``.)
         """
-        from pymongo import ReturnDocument
         from pymongo.errors import DuplicateKeyError
 
-        update = {
-            "$setOnInsert": {
-                "client_id": client_id,
-                "user_id": user_id,
-                "app_id": app_id,
-                "project_id": project_id,
-                "state": state,
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
+        doc = {
+            "_id": session_id,
+            "client_id": client_id,
+            "user_id": user_id,
+            "app_id": app_id,
+            "project_id": project_id,
+            "state": state,
+            "version": 1,
+            "created_at": now,
+            "updated_at": now,
         }
         with _translate_errors("create the session"):
-            try:
-                before = self._sessions.find_one_and_update(
-                    {"_id": session_id}, update, upsert=True, return_document=ReturnDocument.BEFORE
-                )
-            except DuplicateKeyError:
-                # Two upserts raced on the unique _id; the other one inserted.
-                before = self._sessions.find_one({"_id": session_id})
-        if before is None:
+            existing = self._sessions.find_one({"_id": session_id})
+            if existing is None:
+                try:
+                    self._sessions.insert_one(doc)
+                except DuplicateKeyError:
+                    existing = self._sessions.find_one({"_id": session_id})
+        if existing is None:
             return StoredSession(session_id, state, 1, now), True
-        return _session(before), False
+        return _session(existing), False
 
     def set_session_key(
         self,
@@ -290,22 +292,24 @@ class MongoStore:
         flt: dict[str, Any] = {"_id": store_id}
         if expected_version is not None:
             flt["version"] = expected_version
-        update = {
-            "$set": {"state": state, "saved_at": now, **ids},
-            "$inc": {"version": 1},
-        }
+        update = {"$set": {"state": state, "saved_at": now, **ids}, "$inc": {"version": 1}}
         with _translate_errors("save the project state"):
-            try:
-                doc = self._projects.find_one_and_update(
-                    flt, update, upsert=expected_version in (None, 0), return_document=ReturnDocument.AFTER
-                )
-            except DuplicateKeyError as exc:
-                # The filter's version did not match, so the upsert tried to insert a second _id.
-                raise PreconditionFailed() from exc
-            if doc is None:
-                current = self._projects.find_one({"_id": store_id}, {"version": 1})
-                raise PreconditionFailed(current_version=None if current is None else int(current["version"]))
-        return StoredProject(doc["state"], int(doc["version"]), doc["saved_at"])
+            if expected_version != 0:
+                doc = self._projects.find_one_and_update(flt, update, return_document=ReturnDocument.AFTER)
+                if doc is not None:
+                    return StoredProject(doc["state"], int(doc["version"]), doc["saved_at"])
+            if expected_version in (None, 0):
+                # A first save: the unique _id decides between racing first saves.
+                try:
+                    self._projects.insert_one(
+                        {"_id": store_id, "state": state, "saved_at": now, "version": 1, **ids}
+                    )
+                    return StoredProject(state, 1, now)
+                except DuplicateKeyError:
+                    if expected_version is None:
+                        return self.save_project(store_id, state, ids=ids, expected_version=None, now=now)
+            current = self._projects.find_one({"_id": store_id}, {"version": 1})
+        raise PreconditionFailed(current_version=None if current is None else int(current["version"]))
 
     def raise_project_version(self, store_id: str, *, from_version: int, to_version: int) -> int:
         """Lift a just-created document's version above older snapshots; return the version it has."""
