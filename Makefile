@@ -43,5 +43,9 @@ token: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+## Build the deployable artefacts into .aws-sam/build: the SAM CLI in its own venv (.venv-sam), no Docker.
+sam-build:
+	bash infra/sam/build.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local
