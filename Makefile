@@ -38,7 +38,7 @@ test-frontend: $(STAMP)
 
 ## A development token: make token USER=alice CLIENT=acme
 token: $(STAMP)
-	@$(PY) infra/local/token.py --user "$(USER)" --client "$(CLIENT)"
+	@$(PY) infra/local/devtoken.py --user "$(USER)" --client "$(CLIENT)"
 
 bench: $(STAMP)
 	$(PY) -m bench

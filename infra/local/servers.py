@@ -192,8 +192,12 @@ class MotoS3Server:
     def start(self) -> None:
         if self._server is not None:
             return
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        # Werkzeug would log every S3 request of the tests and the local stack.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         wait_for_port(self.port)

@@ -1,0 +1,319 @@
+"""HTTP for the functions: identity, request parsing, and the one place errors become responses.
+
+A function's view is wrapped by :func:`endpoint`, which
+
+* gives every request an id (API Gateway's, or a new one) returned as
+  ``X-Request-Id`` and carried by every log line and error body;
+* authenticates the caller before anything else is looked at: in AWS from the
+  claims the HTTP API's JWT authorizer put in the request context, locally
+  from the bearer token, verified with ``STATEWAY_JWT_SECRET`` (HS256) or the
+  JWKS at ``STATEWAY_JWKS_URL``;
+* turns :class:`~stateway.errors.StatewayError` into the contract's error body
+  and anything else into a 500 that says only that something failed. No
+  exception text ever reaches a client.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from typing import Any
+
+from chalice.app import Blueprint, CORSConfig, Response
+
+from stateway import documents
+from stateway.config import Settings, get_settings
+from stateway.errors import (
+    Forbidden,
+    InvalidJson,
+    InvalidRequest,
+    PayloadTooLarge,
+    StatewayError,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from stateway.ids import ProjectRef, SessionRef, is_valid_id, parse_session_id, validate_id
+
+logger = logging.getLogger("stateway.http")
+
+#: Route options every function uses: CORS for browsers (in AWS the HTTP API's
+#: own CORS configuration answers instead), and no content-type filtering by
+#: Chalice, so that a wrong content type gets the contract's 415 body from here.
+ROUTE_OPTIONS: dict[str, Any] = {
+    "cors": CORSConfig(
+        allow_origin="*",
+        allow_headers=["Authorization", "Content-Type", "If-Match"],
+        expose_headers=["ETag", "X-Request-Id"],
+        max_age=600,
+    ),
+    "content_types": ["*/*"],
+}
+
+# Room for the envelope around a state document before a body is refused unread.
+_BODY_OVERHEAD = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user_id: str
+    client_id: str
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a view returns: a JSON body (or none), a status, and the version for ``ETag``."""
+
+    body: Any = None
+    status: int = 200
+    version: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def reply(body: Any, *, status: int = 200, version: int | None = None) -> Reply:
+    return Reply(body, status, version)
+
+
+def no_content() -> Reply:
+    return Reply(None, 204)
+
+
+# Identity -------------------------------------------------------------------------
+
+
+def _claims_from_context(context: dict[str, Any] | None) -> dict[str, Any] | None:
+    authorizer = (context or {}).get("authorizer") or {}
+    claims = authorizer.get("claims") or (authorizer.get("jwt") or {}).get("claims")
+    return claims if isinstance(claims, dict) and claims else None
+
+
+@lru_cache(maxsize=4)
+def _jwks_client(url: str) -> Any:
+    from jwt import PyJWKClient
+
+    return PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
+
+
+def verify_token(token: str, settings: Settings) -> dict[str, Any]:
+    """Verify a bearer token locally; raise :class:`Unauthorized` for anything but a valid one."""
+    import jwt
+
+    options: Any = {"require": ["exp", "sub"], "verify_aud": bool(settings.jwt_audience)}
+    try:
+        if settings.jwks_url:
+            key: Any = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
+            algorithms = ["RS256", "ES256"]
+        elif settings.jwt_secret:
+            key, algorithms = settings.jwt_secret, ["HS256"]
+        else:
+            raise Unauthorized("No token verifier is configured.")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=algorithms,
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options=options,
+        )
+    except jwt.PyJWTError as exc:
+        raise Unauthorized("The bearer token is not valid.") from exc
+    return claims
+
+
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
+    user_id = claims.get("sub")
+    client_id = claims.get("client_id") or claims.get("custom:client_id")
+    if not is_valid_id(user_id) or not is_valid_id(client_id):
+        raise Unauthorized("The token must carry valid 'sub' and 'client_id' claims.")
+    assert isinstance(user_id, str) and isinstance(client_id, str)
+    return Identity(user_id=user_id, client_id=client_id)
+
+
+# Requests -------------------------------------------------------------------------
+
+
+class ApiRequest:
+    """One request, as the views see it."""
+
+    def __init__(self, request: Any, settings: Settings) -> None:
+        self.raw = request
+        self.settings = settings
+        context = request.context or {}
+        self.request_id: str = str(context.get("requestId") or uuid.uuid4().hex)
+
+    @cached_property
+    def identity(self) -> Identity:
+        claims = _claims_from_context(self.raw.context)
+        if claims is None:
+            header = self.raw.headers.get("authorization") or ""
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise Unauthorized()
+            claims = verify_token(token.strip(), self.settings)
+        return identity_from_claims(claims)
+
+    # authorization
+
+    def authorize(self, client_id: str, user_id: str | None = None) -> None:
+        """Forbidden unless the ids are the caller's own."""
+        me = self.identity
+        if client_id != me.client_id or (user_id is not None and user_id != me.user_id):
+            raise Forbidden()
+
+    def session_ref(self, session_id: object) -> SessionRef:
+        ref = parse_session_id(session_id)
+        self.authorize(ref.client_id, ref.user_id)
+        return ref
+
+    def project_ref(self, client_id: str, app_id: str, project_id: str) -> ProjectRef:
+        ref = ProjectRef.of(client_id, app_id, project_id)
+        self.authorize(ref.client_id)
+        return ref
+
+    # query, headers, body
+
+    def query(self, name: str, *, required: bool = True) -> str | None:
+        params = self.raw.query_params
+        values = params.getlist(name) if params is not None else []
+        if len(values) > 1:
+            raise InvalidRequest(f"Query parameter {name!r} is given more than once.")
+        if not values:
+            if required:
+                raise InvalidRequest(f"Query parameter {name!r} is required.")
+            return None
+        value: str = values[0]
+        return value
+
+    def query_int(self, name: str, *, default: int, low: int, high: int) -> int:
+        raw = self.query(name, required=False)
+        if raw is None:
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise InvalidRequest(f"Query parameter {name!r} must be an integer from {low} to {high}.")
+        return int(raw)
+
+    def client_id_query(self) -> str:
+        client_id = validate_id("client_id", self.query("client_id"))
+        self.authorize(client_id)
+        return client_id
+
+    def if_match(self) -> int | None:
+        """The version in ``If-Match`` (``7``, ``"7"`` or ``W/"7"``); ``None`` when absent or ``*``."""
+        raw = self.raw.headers.get("if-match")
+        if raw is None or raw.strip() == "*":
+            return None
+        value = raw.strip().removeprefix("W/").strip('"')
+        if not value.isdigit() or len(value) > 18:
+            raise InvalidRequest("If-Match must be a version number, bare or quoted.")
+        return int(value)
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object: 415 for another content type, 413 when far over the limit, else 400."""
+        content_type = (self.raw.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json" and not (
+            content_type.startswith("application/") and content_type.endswith("+json")
+        ):
+            raise UnsupportedMediaType()
+        raw: bytes = self.raw.raw_body or b""
+        if len(raw) > self.settings.max_state_bytes + _BODY_OVERHEAD:
+            raise PayloadTooLarge(f"The body is over {self.settings.max_state_bytes + _BODY_OVERHEAD} bytes.")
+        try:
+            parsed = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+        except (ValueError, RecursionError) as exc:
+            raise InvalidJson() from exc
+        if not isinstance(parsed, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        return parsed
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Responses ------------------------------------------------------------------------
+
+
+def _headers(request_id: str, extra: dict[str, str] | None = None) -> dict[str, str | list[str]]:
+    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", "X-Request-Id": request_id, "Cache-Control": "no-store"}
+    if extra:
+        headers.update(extra)
+    return headers
+
+
+def error_response(error: StatewayError, request_id: str) -> Response:
+    body = {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
+    extra = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if error.status == 401 else None
+    return Response(
+        body=documents.dumps(body).decode(), status_code=error.status, headers=_headers(request_id, extra)
+    )
+
+
+def to_response(result: Reply, request_id: str) -> Response:
+    extra = dict(result.headers)
+    if result.version is not None:
+        extra["ETag"] = f'"{result.version}"'
+    if result.body is None:
+        headers = _headers(request_id, extra)
+        headers.pop("Content-Type")
+        return Response(body="", status_code=result.status, headers=headers)
+    return Response(
+        body=documents.dumps(result.body).decode(),
+        status_code=result.status,
+        headers=_headers(request_id, extra),
+    )
+
+
+_configured = False
+
+
+def _configure_logging(settings: Settings) -> None:
+    global _configured
+    if not _configured:
+        logging.getLogger("stateway").setLevel(settings.log_level)
+        _configured = True
+
+
+View = Callable[..., Reply]
+
+
+def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[..., Response]]:
+    """Wrap a view: request id, authentication first, errors to responses."""
+
+    def decorate(view: View) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def handle(**path_params: str) -> Response:
+            request_id = uuid.uuid4().hex
+            try:
+                settings = get_settings()
+                _configure_logging(settings)
+                request = ApiRequest(bp.current_request, settings)
+                request_id = request.request_id
+                if auth:
+                    _ = request.identity
+                return to_response(view(request, **path_params), request_id)
+            except StatewayError as exc:
+                if exc.status >= 500:
+                    logger.error("request %s failed: %s", request_id, exc.code, exc_info=True)
+                else:
+                    logger.info("request %s refused: %s %s", request_id, exc.status, exc.code)
+                if exc.status == 500:
+                    exc = StatewayError(f"Internal error; request id {request_id}.")
+                return error_response(exc, request_id)
+            except Exception:
+                logger.exception("request %s failed unexpectedly", request_id)
+                return error_response(StatewayError(f"Internal error; request id {request_id}."), request_id)
+
+        return handle
+
+    return decorate
