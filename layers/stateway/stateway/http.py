@@ -178,7 +178,7 @@ class ApiRequest:
 
     def query(self, name: str, *, required: bool = True) -> str | None:
         params = self.raw.query_params
-        values = params.getlist(name) if params is not None else []
+        values = params.getlist(name) if params is not None and name in params else []
         if len(values) > 1:
             raise InvalidRequest(f"Query parameter {name!r} is given more than once.")
         if not values:
