@@ -1,0 +1,56 @@
+import type { FetchLike } from '../../src/lib/api';
+
+export interface RecordedCall {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
+export interface FakeReply {
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** Send this text as the body instead of JSON. */
+  text?: string;
+}
+
+/**
+ * A fetch that answers from a queue of replies (or a function) and records every call.
+ * The last reply is reused once the queue is down to one.
+ */
+export function fakeFetch(replies: FakeReply[] | ((call: RecordedCall) => FakeReply | Error)): FetchLike & {
+  calls: RecordedCall[];
+} {
+  const calls: RecordedCall[] = [];
+  const queue = Array.isArray(replies) ? [...replies] : null;
+  const fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, name) => {
+      headers[name] = value;
+    });
+    const call: RecordedCall = {
+      url: input,
+      method: init.method ?? 'GET',
+      headers,
+      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+    };
+    calls.push(call);
+    const reply = queue ? (queue.length > 1 ? queue.shift() : queue[0]) : (replies as (c: RecordedCall) => FakeReply | Error)(call);
+    if (reply === undefined) throw new Error('fakeFetch has no reply queued');
+    if (reply instanceof Error) throw reply;
+    const status = reply.status ?? 200;
+    const noBody = status === 204 || status === 304;
+    const text = noBody ? null : (reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body)));
+    return new Response(text, {
+      status,
+      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req-fake', ...reply.headers },
+    });
+  };
+  return Object.assign(fetch, { calls });
+}
+
+/** The contract's error body. */
+export function errorBody(code: string, message = 'Refused.', requestId = 'req-err'): FakeReply['body'] {
+  return { error: { code, message, request_id: requestId } };
+}
