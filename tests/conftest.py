@@ -19,6 +19,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
+from clients import mongo_client, redis_client, s3_client  # noqa: E402
 from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
 
 from stateway.config import Settings  # noqa: E402
@@ -88,32 +89,6 @@ def settings(redis_url: str, mongodb_uri: str, bucket: str) -> Settings:
         mongodb_timeout_ms=1500,
         s3_timeout_ms=1500,
     )
-
-
-def redis_client(url: str, timeout_ms: int = 300) -> Any:
-    from stateway.tiers.redis_cache import make_redis_client
-
-    return make_redis_client(url, timeout_ms=timeout_ms)
-
-
-def mongo_client(uri: str, timeout_ms: int = 1500) -> Any:
-    from pymongo import MongoClient
-
-    return MongoClient(
-        uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
-    )
-
-
-def s3_client(endpoint: str, **credentials: str) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(connect_timeout=1.5, read_timeout=1.5, retries={"max_attempts": 1})
-    return boto3.client("s3", endpoint_url=endpoint, config=config, **credentials)
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import redis_client
+from clients import redis_client
 from servers import RedisServer, valkey_binary
 
 from stateway.errors import CacheUnavailable

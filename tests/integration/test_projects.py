@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import mongo_client, s3_client
+from clients import mongo_client, s3_client
 from servers import MongoServer, MotoS3Server, create_bucket
 
 from stateway.config import Settings

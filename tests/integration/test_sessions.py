@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import mongo_client, redis_client
+from clients import mongo_client, redis_client
 from servers import MongoServer, RedisServer
 
 from stateway.config import Settings

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import s3_client
+from clients import s3_client
 from servers import MotoS3Server, create_bucket
 
 from stateway.errors import SnapshotNotFound, SnapshotsUnavailable

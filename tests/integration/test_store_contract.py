@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import mongo_client
+from clients import mongo_client
 from servers import MongoServer
 
 from stateway.errors import PayloadTooLarge, PreconditionFailed, SessionNotFound, StoreUnavailable

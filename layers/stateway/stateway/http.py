@@ -245,7 +245,11 @@ def _no_constants(name: str) -> Any:
 
 
 def _headers(request_id: str, extra: dict[str, str] | None = None) -> dict[str, str | list[str]]:
-    headers: dict[str, str | list[str]] = {"Content-Type": "application/json", "X-Request-Id": request_id, "Cache-Control": "no-store"}
+    headers: dict[str, str | list[str]] = {
+        "Content-Type": "application/json",
+        "X-Request-Id": request_id,
+        "Cache-Control": "no-store",
+    }
     if extra:
         headers.update(extra)
     return headers
