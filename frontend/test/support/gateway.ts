@@ -52,6 +52,22 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
+/** The environment without the tier endpoints, so that the gateway starts its own servers. */
+function isolatedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of [
+    'REDIS_URL',
+    'MONGODB_URI',
+    'STATEWAY_MONGODB_URI_SOURCE',
+    'AWS_ENDPOINT_URL',
+    'AWS_ENDPOINT_URL_S3',
+    'STATEWAY_JWKS_URL',
+  ]) {
+    delete env[name];
+  }
+  return env;
+}
+
 /** A gateway that is already running (STATEWAY_TEST_URL and STATEWAY_TEST_JWT_SECRET), else a new one. */
 export async function startGateway(): Promise<Gateway> {
   const externalUrl = process.env.STATEWAY_TEST_URL;
@@ -73,7 +89,7 @@ export async function startGateway(): Promise<Gateway> {
   const child = spawn(python, [script], {
     cwd: REPO_ROOT,
     env: {
-      ...process.env,
+      ...isolatedEnv(),
       STATEWAY_PORT: String(port),
       STATEWAY_HOST: '127.0.0.1',
       STATEWAY_JWT_SECRET: secret,
