@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml layers/stateway/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "pip>=24,<26.3"
 	$(PY) -m pip install -q -r layers/stateway/requirements.txt -e ".[dev]"
 	touch $(STAMP)
 
