@@ -1,0 +1,121 @@
+"""Helpers for the checks of infra/template.yaml: the template as written, as the SAM
+transform turns it into CloudFormation, the route table of docs/API-NOTES.md.
+
+Everything here is offline: the transform runs in-process with a stub of the managed
+policy map, and the pseudo parameters (region, account) are made-up placeholders.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "template.yaml"
+API_NOTES = ROOT / "docs" / "API-NOTES.md"
+
+# Placeholders for the translator's pseudo parameters; not a real region or account.
+FAKE_REGION = "xx-test-1"
+FAKE_ACCOUNT = "123456789012"
+
+# Values for the parameters that have no default (what `sam deploy` must be given).
+REQUIRED_PARAMETERS: dict[str, Any] = {
+    "JwtIssuer": "https://issuer.example.com/pool",
+    "JwtAudience": "stateway-web",
+    "MongoUriSource": "secretsmanager:stateway/test/mongodb-uri",
+    "ParametersSecretsExtensionLayerArn": (
+        f"arn:aws:lambda:{FAKE_REGION}:{FAKE_ACCOUNT}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:1"
+    ),
+    "VpcId": "vpc-0123456789abcdef0",
+    "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+}
+
+Template = dict[str, Any]
+
+
+def load_template(path: Path = TEMPLATE) -> Template:
+    """The SAM template as plain dicts, short-form tags (!Ref, !Sub, ...) in long form."""
+    from cfnlint.decode import cfn_yaml
+
+    loaded: Template = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    return loaded
+
+
+def sam_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """Logical id -> Properties of every AWS::Serverless::Function."""
+    return {
+        name: resource.get("Properties", {})
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def function_dir(properties: dict[str, Any]) -> str:
+    """The functions/<dir> a function's CodeUri names."""
+    match = re.fullmatch(r"\.\./functions/([a-z_]+)/?", properties["CodeUri"])
+    assert match, f"CodeUri {properties['CodeUri']!r} is not ../functions/<dir>/"
+    return match.group(1)
+
+
+def http_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        event["Properties"] for event in properties.get("Events", {}).values() if event["Type"] == "HttpApi"
+    ]
+
+
+def template_routes(template: Template) -> dict[str, tuple[str, str]]:
+    """functions/<dir> -> (METHOD, path) of its one HttpApi event."""
+    routes = {}
+    for name, properties in sam_functions(template).items():
+        events = http_events(properties)
+        assert len(events) == 1, f"{name} must have exactly one HttpApi event"
+        routes[function_dir(properties)] = (events[0]["Method"].upper(), events[0]["Path"])
+    return routes
+
+
+def notes_routes() -> dict[str, tuple[str, str]]:
+    """The route table of docs/API-NOTES.md: function dir -> (METHOD, path)."""
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([A-Z]+) \| `([^`]+)`", API_NOTES.read_text(), flags=re.M)
+    assert rows, "no route table found in docs/API-NOTES.md"
+    return {directory: (method, path) for directory, method, path in rows}
+
+
+def packaged(template: Template) -> Template:
+    """The template as `sam package` leaves it: code locations replaced by S3 URIs.
+
+    The SAM transform only accepts S3 locations (local paths are the SAM CLI's business).
+    """
+    result = copy.deepcopy(template)
+    for name, resource in result["Resources"].items():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://packaged-artifacts/{name}.zip"
+    return result
+
+
+def translate(template: Template, parameters: dict[str, Any] | None = None) -> Template:
+    """Run the SAM transform (AWS::Serverless-2016-10-31) offline; raise on any error."""
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    values = {**REQUIRED_PARAMETERS, "AWS::AccountId": FAKE_ACCOUNT, **(parameters or {})}
+    translator = Translator(
+        managed_policy_map={},
+        sam_parser=Parser(),
+        boto_session=boto3.session.Session(region_name=FAKE_REGION),
+    )
+    try:
+        translated: Template = translator.translate(
+            packaged(template), parameter_values=values, get_managed_policy_map=dict
+        )
+    except InvalidDocumentException as exc:
+        messages = "\n".join(cause.message for cause in exc.causes)
+        raise AssertionError(f"SAM transform failed:\n{messages}") from exc
+    return translated
