@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 from events import LambdaContext, http_api_v1_event
 
 from stateway import runtime
@@ -204,3 +205,21 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "
     env = {"REDIS_URL": redis_url, "MONGODB_URI": mongodb_uri, "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_openapi_paths_are_exactly_the_functions_routes() -> None:
+    document: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    documented = {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in {"get", "put", "post", "patch", "delete", "head"}
+    }
+    declared = {
+        (method, path)
+        for name in FUNCTIONS
+        for path, methods in load(name).routes.items()
+        for method in methods
+        if method != "OPTIONS"
+    }
+    assert documented == declared
