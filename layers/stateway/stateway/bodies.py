@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stateway.clock import isoformat
-from stateway.projects import ProjectState, SaveResult, SnapshotPage
-from stateway.sessions import InitResult, SessionList, SessionState
+
+if TYPE_CHECKING:
+    # Types only: a session function must not import the project modules, nor the reverse.
+    from stateway.projects import ProjectState, SaveResult, SnapshotPage
+    from stateway.sessions import InitResult, SessionList, SessionState
 
 
 def session_init(result: InitResult) -> dict[str, Any]:

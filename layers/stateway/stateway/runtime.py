@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,6 +57,9 @@ def resolve_mongodb_uri(settings: Settings) -> str:
     settings.require_mongodb()
     if settings.mongodb_uri:
         return settings.mongodb_uri
+    import urllib.parse
+    import urllib.request
+
     assert settings.mongodb_uri_source is not None
     kind, _, name = settings.mongodb_uri_source.partition(":")
     quoted = urllib.parse.quote(name, safe="")
