@@ -27,7 +27,10 @@ PROJECT_FUNCTIONS = {
 
 
 class Evaluator:
-    def __init__(self, template: Template, parameters: dict[str, Any]) -> None:
+    """Resolves the intrinsic functions; ``eager`` evaluates both branches of every Fn::If."""
+
+    def __init__(self, template: Template, parameters: dict[str, Any], *, eager: bool = False) -> None:
+        self.eager = eager
         defaults = {
             name: spec["Default"] for name, spec in template["Parameters"].items() if "Default" in spec
         }
@@ -57,6 +60,9 @@ class Evaluator:
                 return self.condition(arg)
             if key == "Fn::If":
                 name, when_true, when_false = arg
+                if self.eager:
+                    resolved = (self(when_true), self(when_false))
+                    return resolved[0] if self.condition(name) else resolved[1]
                 return self(when_true if self.condition(name) else when_false)
             if key == "Fn::Equals":
                 return self(arg[0]) == self(arg[1])
@@ -117,6 +123,23 @@ def test_mongo_uri_policy_names_exactly_the_one_secret_or_parameter(
     assert statement["Effect"] == "Allow"
     assert statement["Action"] == action
     assert statement["Resource"] == resource
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "secretsmanager:stateway/prod/mongodb-uri",
+        f"secretsmanager:arn:aws:secretsmanager:{FAKE_REGION}:210987654321:secret:shared/mongo-AbCdEf",
+        "ssm:/stateway/prod/mongodb-uri",
+        "ssm:stateway-mongodb-uri",
+    ],
+)
+def test_every_select_stays_in_range_in_both_branches(sam_template: Template, source: str) -> None:
+    # Fn::Select out of range fails a deploy; do not rely on the branch not taken being skipped.
+    evaluate = Evaluator(sam_template, {"MongoUriSource": source}, eager=True)
+    evaluate(sam_template["Resources"]["MongoUriReadPolicy"]["Properties"])
+    for name in sam_template["Conditions"]:
+        evaluate.condition(name)
 
 
 # --- who gets which policy ------------------------------------------------------------
