@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from stateway.errors import SnapshotNotFound, SnapshotsUnavailable
+from stateway.ids import SNAPSHOT_ROOT
 
 _VERSION_SPAN = 10**19 - 1
 _STAMP_FORMAT = "%Y%m%dT%H%M%S"
@@ -30,7 +31,6 @@ class S3ClientLike(Protocol):
     def put_object(self, **kwargs: Any) -> Any: ...
     def get_object(self, **kwargs: Any) -> Any: ...
     def list_objects_v2(self, **kwargs: Any) -> Any: ...
-    def head_bucket(self, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +155,9 @@ class S3Snapshots:
         return body
 
     def ping(self) -> bool:
+        """One listing of at most one key under the snapshot root (the only access health needs)."""
         with _translate_errors("answer"):
-            self._client.head_bucket(Bucket=self._bucket)
+            self._client.list_objects_v2(Bucket=self._bucket, Prefix=f"{SNAPSHOT_ROOT}/", MaxKeys=1)
         return True
 
 

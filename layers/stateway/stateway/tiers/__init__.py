@@ -1,0 +1,1 @@
+"""Tier backends: one module per backend, each taking its client."""
