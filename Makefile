@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-python test-frontend lint token bench sam-build clean
+.PHONY: dev inspector test test-python test-frontend lint token bench sam-build clean
 
 $(STAMP): pyproject.toml layers/stateway/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,14 @@ $(STAMP): pyproject.toml layers/stateway/requirements.txt
 venv: $(STAMP)
 
 ## The whole API on 127.0.0.1:8080 (Redis, a MongoDB-protocol server and S3 started on loopback).
-dev: $(STAMP)
+dev: $(STAMP) inspector
 	$(PY) infra/local/run.py
+
+## The inspector page (frontend/dist), built once when npm is there; the API runs without it.
+inspector:
+	@if [ ! -f frontend/dist/index.html ] && command -v npm >/dev/null 2>&1; then \
+		(cd frontend && npm ci --no-audit --no-fund --silent && npx --no-install vite build --logLevel warn) \
+		|| echo "inspector not built; the API runs without it"; fi
 
 ## Every test: lint, types, Python suites against real servers, infra checks, frontend.
 test: $(STAMP)
