@@ -40,8 +40,10 @@ export function currentProject(options: SessionOptions = {}): ProjectRef {
 }
 
 function projectPath(project: ProjectRef, ...rest: string[]): string {
+  // Valid ids are path-safe as they are ('@' is allowed in a path segment), so they are sent
+  // unencoded: the path the server sees is exactly the ids.
   const { clientId, appId, projectId } = projectRef(project.clientId, project.appId, project.projectId);
-  return ['/api/project-state', clientId, appId, projectId, ...rest].map((part, i) => (i ? encodeURIComponent(part) : part)).join('/');
+  return ['/api/project-state', clientId, appId, projectId, ...rest.map(encodeURIComponent)].join('/');
 }
 
 function writeOptions(options: WriteOptions): { ifMatch?: number | string } {

@@ -832,7 +832,10 @@ export interface operations {
             query?: {
                 /** @description Page size. */
                 limit?: number;
-                /** @description Exclusive cursor, a snapshot id (the `next` of the previous page). */
+                /**
+                 * @description Exclusive cursor, a snapshot id (the `next` of the previous page). A value that is not
+                 *     a snapshot id is 404 `snapshot_not_found`.
+                 */
                 before?: components["schemas"]["SnapshotId"];
             };
             header?: never;
@@ -859,6 +862,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };

@@ -83,6 +83,21 @@ describe('against the local gateway: project state', () => {
     expect([error.status, error.code]).toEqual([404, 'snapshot_not_found']);
   });
 
+  it('takes every id character in the path, "@" and "." included', async () => {
+    const options = loggedIn({ app: 'web.app', project: `${fresh('p')}@team.example` });
+    const project = currentProject(options);
+    const saved = await saveProjectState(project, { ok: true }, options);
+    expect((await loadProjectState(project, options))?.state).toEqual({ ok: true });
+    expect((await listSnapshots(project, {}, options)).snapshots[0]?.id).toBe(saved.snapshot.id);
+  });
+
+  it('a snapshot cursor that is not a snapshot id is 404', async () => {
+    const options = loggedIn();
+    const project = currentProject(options);
+    const error = await apiError(listSnapshots(project, { before: 'not-a-snapshot' }, options));
+    expect([error.status, error.code]).toEqual([404, 'snapshot_not_found']);
+  });
+
   it("a token cannot reach another client's project", async () => {
     const options = loggedIn();
     const foreign = { ...currentProject(options), clientId: fresh('other') };

@@ -6,7 +6,7 @@ import { errorBody, fakeFetch } from '../support/fakeFetch';
 
 const ENV: SessionEnvironment = { token: 't', clientId: 'acme', appId: 'web', projectId: 'p1', apiBaseUrl: 'http://api.test' };
 const PROJECT = { clientId: 'acme', appId: 'web', projectId: 'p.1@x' };
-const BASE = 'http://api.test/api/project-state/acme/web/p.1%40x';
+const BASE = 'http://api.test/api/project-state/acme/web/p.1@x';
 const SAVED = { version: 2, saved_at: '2026-11-24T12:34:56.789Z', snapshot: { id: '2-20261124T123456789Z', status: 'ok' } };
 
 describe('project state calls', () => {
