@@ -28,7 +28,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -83,13 +83,22 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
 
     from stateway import documents
 
+    class DecodingGateway(LocalGateway):
+        """API Gateway hands functions URL-decoded path parameters; so does this one."""
+
+        def _generate_lambda_event(self, method: str, path: str, headers: Any, body: Any) -> Any:
+            event = super()._generate_lambda_event(method, path, headers, body)
+            params = event.get("pathParameters") or {}
+            event["pathParameters"] = {name: unquote(value) for name, value in params.items()}
+            return event
+
     config = Config.create()
     table: dict[tuple[str, str], Any] = {}
     for app in apps.values():
         # What chalice.local.create_local_server does: a per-thread current_request.
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
-        gateway = LocalGateway(app, config)
+        gateway = DecodingGateway(app, config)
         for route, methods in app.routes.items():
             for method in methods:
                 table[(route, method)] = gateway
@@ -124,6 +133,12 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
             super()._generic_handle()
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+        def __getattr__(self, name: str) -> Any:
+            # Any other method (TRACE, CONNECT, ...) is routed too, to answer 405 rather than 501.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
 
         def _serve_inspector(self, path: str) -> None:
             relative = path.removeprefix("/inspector").lstrip("/") or "index.html"

@@ -312,3 +312,14 @@ def test_writes_answer_503_while_the_store_is_down(
         gateway.mongo.start()
     ok = api.patch(f"{gateway.url}/api/session/update", json={"session_id": sid(ids), "key": "k", "value": 1})
     assert ok.status_code == 200 and ok.json()["version"] == 2
+
+
+def test_any_other_method_is_405_and_path_ids_are_url_decoded(
+    gateway: Any, api: requests.Session, ids: dict[str, str]
+) -> None:
+    response = api.request("TRACE", f"{gateway.url}/api/session/list")
+    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+    at_ids = {**ids, "project_id": "p@x"}
+    saved = api.put(project_url(gateway, {**ids, "project_id": "p%40x"}), json={"state": {"a": 1}})
+    assert saved.status_code == 200
+    assert api.get(project_url(gateway, at_ids)).json()["state"] == {"a": 1}
