@@ -33,7 +33,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check layers functions infra tests bench
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 test-python: $(STAMP)
@@ -54,4 +54,4 @@ sam-build:
 	bash infra/sam/build.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .local
+	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
