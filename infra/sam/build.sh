@@ -4,10 +4,12 @@
 #
 #   infra/sam/build.sh [BUILD_DIR]       default BUILD_DIR: .aws-sam/build
 #
-# The layer's dependencies are downloaded as manylinux aarch64 wheels for cp312 (every
-# pin in layers/stateway/requirements.txt publishes one), so an x86_64 machine builds
-# the arm64 artefacts without a container. Unchanged sources are reused from
-# .aws-sam/cache (--cached). Extra arguments after BUILD_DIR go to sam.
+# The layer is built by layers/stateway/Makefile (BuildMethod: makefile), which sam runs
+# with this script's environment: it installs the pins as manylinux aarch64 wheels for
+# cp312 (every pin in layers/stateway/requirements.txt publishes one) with the pip of the
+# Python 3.12 found here (exported as SAM_PYTHON312), so an x86_64 machine builds the
+# arm64 artefacts without a container. Unchanged sources are reused from .aws-sam/cache
+# (--cached). Extra arguments after BUILD_DIR go to sam.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +23,8 @@ python="$(find_python312)"
 sam="$("$here/venv.sh")"
 
 export PATH="$(dirname "$python"):$PATH"
+# The layer's Makefile asks infra/sam/python312.sh too, which returns this first.
+export SAM_PYTHON312="$python"
 export SAM_CLI_TELEMETRY=0
 # pyenv's shims pick a version by .python-version; make its 3.12 the one `python3.12` finds.
 export PYENV_VERSION="$(basename "$(dirname "$(dirname "$python")")")"

@@ -1,14 +1,23 @@
 """`sam build` of the template succeeds without Docker and builds the right artefacts.
 
 The SAM CLI lives in its own venv (.venv-sam, made once by infra/sam/venv.sh and reused
-while infra/sam/requirements.txt is unchanged). The layer's dependencies are fetched as
-manylinux aarch64 wheels for CPython 3.12 (the arm64 runtime); unchanged sources are
-reused from .aws-sam/cache, so only a first run or a changed requirement downloads.
+while infra/sam/requirements.txt is unchanged). The layer is built by
+layers/stateway/Makefile: the pins as manylinux aarch64 wheels for CPython 3.12 (the
+arm64 runtime), of Chalice only its runtime module, and the stateway package. Unchanged
+sources are reused from .aws-sam/cache, so only a first run or a change downloads.
+
+The layer's compiled extensions are aarch64 and cannot be loaded here; its pure-Python
+part is imported by Python 3.12 with nothing but the standard library and the layer on
+sys.path, which proves the layer needs nothing it does not carry (Chalice's CLI
+packages, botocore, ...).
 """
 
 from __future__ import annotations
 
+import ast
+import re
 import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,8 +25,31 @@ import yaml
 from template_helpers import ROOT, Template, function_dir, sam_functions
 
 BUILD_SCRIPT = ROOT / "infra" / "sam" / "build.sh"
+FIND_PYTHON312 = ROOT / "infra" / "sam" / "python312.sh"
+LAYER_SOURCE = ROOT / "layers" / "stateway"
 ELF_MACHINE_AARCH64 = 183
 IGNORED = {"__pycache__"}
+# The layer was 78 MB with Chalice's CLI dependencies; it is about 26 MB now, more than
+# half of it cryptography (PyJWT[crypto]).
+LAYER_LIMIT_BYTES = 32 * 1024 * 1024
+# Never in the layer: the Lambda runtime provides boto3/botocore (a copy would shadow
+# its botocore), and the rest is Chalice's CLI and packaging tools.
+NOT_IN_LAYER = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "pip",
+    "setuptools",
+    "_distutils_hack",
+    "wheel",
+    "click",
+    "inquirer",
+    "blessed",
+    "yaml",
+    "jmespath",
+    "dateutil",
+}
+CHALICE_RUNTIME = re.compile(r"(__init__\.py|app\.py|py\.typed|[A-Za-z_]+\.pyi)")
 
 
 def files_under(folder: Path) -> set[str]:
@@ -32,6 +64,61 @@ def elf_machine(path: Path) -> int:
     header = path.read_bytes()[:20]
     assert header[:4] == b"\x7fELF", path
     return int.from_bytes(header[18:20], "little")
+
+
+def tree_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
+def python312() -> str:
+    found = subprocess.run(
+        ["bash", "-c", 'source "$0" && find_python312', str(FIND_PYTHON312)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return found.stdout.strip()
+
+
+def import_in_layer(layer: Path, code: str, *extra_paths: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` under Python 3.12 with only the stdlib, ``extra_paths`` and the layer on sys.path.
+
+    -I ignores PYTHON* variables, the working directory and user site-packages; -S skips
+    site, so the interpreter's own site-packages are not on the path either. Afterwards
+    every imported module must come from the standard library, the layer or ``extra_paths``.
+    """
+    prelude = textwrap.dedent(
+        f"""
+        import sys
+        allowed = {[str(path) for path in (*extra_paths, layer)]!r}
+        sys.path[:0] = allowed
+        """
+    )
+    check = textwrap.dedent(
+        """
+        import sysconfig
+
+        roots = tuple(
+            folder.rstrip("/") + "/"
+            for folder in (sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), *allowed)
+        )
+        outside = sorted(
+            name
+            for name, module in list(sys.modules.items())
+            if getattr(module, "__file__", None) and not module.__file__.startswith(roots)
+        )
+        assert not outside, outside
+        print("imported")
+        """
+    )
+    return subprocess.run(
+        [python312(), "-I", "-S", "-c", prelude + textwrap.dedent(code) + check],
+        cwd=layer,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +160,100 @@ def test_each_function_artefact_holds_only_its_own_code(build_dir: Path, sam_tem
 @pytest.mark.timeout(900)
 def test_layer_artefact_holds_the_package_and_arm64_dependencies(build_dir: Path) -> None:
     python = build_dir / "StatewayLayer" / "python"
-    assert (python / "stateway" / "__init__.py").is_file()
-    assert (python / "stateway" / "config.py").is_file()
-    for package in ("chalice", "redis", "pymongo", "jwt", "orjson", "hiredis"):
+    assert files_under(python / "stateway") == files_under(LAYER_SOURCE / "stateway")
+    for package in ("chalice", "redis", "pymongo", "bson", "jwt", "orjson", "hiredis"):
         assert (python / package).is_dir(), package
     extensions = [*python.glob("orjson/*.so"), *python.glob("hiredis/*.so")]
     assert extensions, "no compiled extension modules for orjson / hiredis"
     for extension in extensions:
         assert "cpython-312-aarch64" in extension.name, extension.name
         assert elf_machine(extension) == ELF_MACHINE_AARCH64, extension.name
+
+
+@pytest.mark.timeout(900)
+def test_layer_holds_only_the_chalice_runtime_of_the_pinned_version(build_dir: Path) -> None:
+    python = build_dir / "StatewayLayer" / "python"
+    chalice = files_under(python / "chalice")
+    assert {"__init__.py", "app.py"} <= chalice
+    assert all(CHALICE_RUNTIME.fullmatch(name) for name in chalice), sorted(chalice)
+    assert not (python / "chalice" / "cli").exists()
+    # What the functions import, `from chalice import ...`, reaches only chalice.app.
+    tree = ast.parse((python / "chalice" / "__init__.py").read_text())
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported == {"chalice.app"}
+    # The files come from the wheel of the pin in requirements.txt, whatever the dev venv has.
+    (pin,) = re.findall(r"^chalice==(\S+)", (LAYER_SOURCE / "requirements.txt").read_text(), flags=re.M)
+    (version,) = re.findall(
+        r"^__version__(?::\s*str)?\s*=\s*'([^']+)'", (python / "chalice" / "app.py").read_text(), flags=re.M
+    )
+    assert version == pin
+
+
+@pytest.mark.timeout(900)
+def test_layer_leaves_out_the_runtime_sdk_and_the_cli_tools(build_dir: Path) -> None:
+    python = build_dir / "StatewayLayer" / "python"
+    top_level = {path.name for path in python.iterdir()}
+    distributions = {path.name.split("-")[0].lower().replace("_", "-") for path in python.glob("*.dist-info")}
+    assert not top_level & NOT_IN_LAYER, sorted(top_level & NOT_IN_LAYER)
+    assert not distributions & {"boto3", "botocore", "pip", "setuptools", "wheel", "chalice"}
+    assert not (python / "bin").exists()
+    size = tree_size(python)
+    print(f"\nStatewayLayer unpacked: {size / 1024 / 1024:.1f} MB")
+    assert size < LAYER_LIMIT_BYTES, f"layer is {size / 1024 / 1024:.1f} MB"
+
+
+@pytest.mark.timeout(900)
+def test_layer_pure_python_imports_with_the_layer_alone(build_dir: Path) -> None:
+    python = build_dir / "StatewayLayer" / "python"
+    result = import_in_layer(
+        python,
+        """
+        import chalice
+        import chalice.app
+        from chalice import Blueprint, Chalice
+        import stateway.config
+        import stateway.errors
+        import stateway.ids
+        import stateway.runtime
+        assert chalice.__file__.startswith(allowed[-1]), chalice.__file__
+        assert "chalice.cli" not in sys.modules
+        """,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip() == "imported"
+
+
+@pytest.mark.timeout(900)
+def test_every_function_imports_with_the_layer_alone(
+    build_dir: Path, sam_template: Template, tmp_path: Path
+) -> None:
+    # orjson's extension is aarch64: a stand-in of the two calls stateway makes replaces it
+    # for this check, so every function's app module and its imports can be loaded here.
+    stand_in = tmp_path / "stand-in"
+    stand_in.mkdir()
+    (stand_in / "orjson.py").write_text(
+        "import json\n\n"
+        "def dumps(value):\n    return json.dumps(value).encode()\n\n"
+        "def loads(payload):\n    return json.loads(payload)\n"
+    )
+    apps = {name: build_dir / name / "app.py" for name in sam_functions(sam_template)}
+    result = import_in_layer(
+        build_dir / "StatewayLayer" / "python",
+        f"""
+        import importlib.util
+        for name, path in { ({name: str(path) for name, path in apps.items()})!r}.items():
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            assert type(module.app).__name__ == "Chalice", name
+        """,
+        stand_in,
+        *{path.parent for path in apps.values()},
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.stdout.strip() == "imported"

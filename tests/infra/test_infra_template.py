@@ -104,17 +104,21 @@ def test_functions_share_runtime_layer_and_vpc(
         assert properties["VpcConfig"]["SecurityGroupIds"] == [{"Ref": "FunctionSecurityGroup"}], name
 
 
-def test_layer_is_built_from_the_layer_folder(sam_template: Template) -> None:
+def test_layer_is_built_by_the_layer_makefile(sam_template: Template) -> None:
     layer = sam_template["Resources"]["StatewayLayer"]
     assert layer["Type"] == "AWS::Serverless::LayerVersion"
     assert layer["Properties"]["ContentUri"] == "../layers/stateway"
-    assert layer["Metadata"]["BuildMethod"] == "python3.12"
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
     assert layer["Metadata"]["BuildArchitecture"] == "arm64"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.12"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
     source = ROOT / "layers" / "stateway"
     assert (source / "requirements.txt").is_file()
     assert (source / "stateway" / "__init__.py").is_file()
-    # sam build puts the folder under python/ itself; a python/ folder here would nest it twice.
+    # sam runs `make build-<logical id>`; the target writes $(ARTIFACTS_DIR)/python itself.
+    makefile = (source / "Makefile").read_text()
+    assert re.search(r"^build-StatewayLayer:", makefile, flags=re.M)
+    assert "$(ARTIFACTS_DIR)" in makefile
     assert not (source / "python").exists()
 
 
