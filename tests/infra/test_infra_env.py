@@ -1,7 +1,7 @@
 """The template passes the functions exactly the settings stateway.config reads.
 
 Every name in ``stateway.config.ENV_NAMES`` is either passed to every deployed function
-(DEPLOYED; the snapshot bucket only to the project-state functions) or local-only
+(DEPLOYED; the snapshot bucket only to the project-state functions and health) or local-only
 (LOCAL_ONLY, never in the template). A new name in config.py fails here until it is
 placed in one of the two sets, and the template follows.
 """
@@ -38,6 +38,8 @@ DEPLOYED = {
 }
 
 PROJECT_FUNCTIONS = {"project_save", "project_load", "project_snapshots", "project_restore"}
+# Health reports the snapshot tier by listing one key of the bucket.
+SNAPSHOT_BUCKET_READERS = PROJECT_FUNCTIONS | {"health"}
 
 
 def environment_by_dir(
@@ -67,10 +69,11 @@ def test_template_passes_every_deployed_name(
     sam_template: Template, lambda_functions: dict[str, dict[str, Any]]
 ) -> None:
     environments = environment_by_dir(sam_template, lambda_functions)
-    assert set(environments) >= PROJECT_FUNCTIONS
+    assert set(environments) >= SNAPSHOT_BUCKET_READERS
     for directory, variables in environments.items():
-        expected = DEPLOYED if directory in PROJECT_FUNCTIONS else DEPLOYED - {config.SNAPSHOT_BUCKET}
+        expected = DEPLOYED if directory in SNAPSHOT_BUCKET_READERS else DEPLOYED - {config.SNAPSHOT_BUCKET}
         assert set(variables) == expected, directory
+    assert environments["health"][config.SNAPSHOT_BUCKET] == {"Ref": "SnapshotBucket"}
 
 
 def test_values_come_from_parameters_and_resources(

@@ -1,5 +1,6 @@
 """Least privilege and the stateful resources: who may read the MongoDB URI and the
-snapshots, how the cache and the bucket are locked down.
+snapshots (the project-state functions read and write them, health may only list the
+prefix), how the cache and the bucket are locked down.
 
 The MongoDB URI policy picks its resource with CloudFormation conditions on the form of
 MongoUriSource; a small evaluator of the intrinsic functions it uses (Ref, Fn::If,
@@ -15,12 +16,16 @@ from typing import Any
 import pytest
 from template_helpers import FAKE_ACCOUNT, FAKE_REGION, REQUIRED_PARAMETERS, Template, sam_functions
 
+from stateway.ids import SNAPSHOT_ROOT
+from stateway.tiers.s3_snapshots import S3Snapshots
+
 PROJECT_FUNCTIONS = {
     "ProjectSaveFunction",
     "ProjectLoadFunction",
     "ProjectSnapshotsFunction",
     "ProjectRestoreFunction",
 }
+HEALTH_FUNCTION = "HealthFunction"
 
 
 # --- a tiny evaluator of the intrinsic functions the template's policies use ---------
@@ -178,17 +183,80 @@ def actions_of(statement: Any) -> set[str]:
     return {action} if isinstance(action, str) else set(action)
 
 
-def test_only_the_project_functions_may_touch_s3(cfn_template: Template) -> None:
+def s3_actions_by_function(cfn_template: Template) -> dict[str, set[str]]:
+    """Function logical id -> every s3: action its role's policies allow."""
+    statements = policy_statements(cfn_template)
+    result = {}
+    for name, policies in role_policies(cfn_template).items():
+        actions: set[str] = set()
+        for policy in policies:
+            if isinstance(policy, dict):
+                for statement in statements[policy["Ref"]]:
+                    actions |= {action for action in actions_of(statement) if action.startswith("s3:")}
+        result[name] = actions
+    return result
+
+
+def test_s3_access_of_each_function(cfn_template: Template) -> None:
+    access = s3_actions_by_function(cfn_template)
+    for name, actions in access.items():
+        if name in PROJECT_FUNCTIONS:
+            assert actions == {"s3:GetObject", "s3:PutObject", "s3:ListBucket"}, name
+        elif name == HEALTH_FUNCTION:
+            assert actions == {"s3:ListBucket"}, name
+        else:
+            assert actions == set(), name
     for name, statements in policy_statements(cfn_template).items():
         actions = set().union(*(actions_of(statement) for statement in statements))
         if any(action.startswith("s3:") for action in actions):
-            assert name == "SnapshotObjectsPolicy"
+            assert name in {"SnapshotObjectsPolicy", "SnapshotPingPolicy"}, name
     holders = {
-        name
+        name: {policy["Ref"] for policy in policies if isinstance(policy, dict)}
         for name, policies in role_policies(cfn_template).items()
-        if {"Ref": "SnapshotObjectsPolicy"} in policies
     }
-    assert holders == PROJECT_FUNCTIONS
+    assert {name for name, refs in holders.items() if "SnapshotObjectsPolicy" in refs} == PROJECT_FUNCTIONS
+    assert {name for name, refs in holders.items() if "SnapshotPingPolicy" in refs} == {HEALTH_FUNCTION}
+
+
+def test_health_may_only_list_the_snapshot_prefix(cfn_template: Template) -> None:
+    (statement,) = cfn_template["Resources"]["SnapshotPingPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "s3:ListBucket"
+    assert statement["Resource"] == {"Fn::GetAtt": ["SnapshotBucket", "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"s3:prefix": f"{SNAPSHOT_ROOT}/"}}
+
+
+class RecordingS3:
+    """Records the calls a tier makes; answers as an empty bucket would."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def list_objects_v2(self, **kwargs: Any) -> dict[str, Any]:
+        self.calls.append(("list_objects_v2", kwargs))
+        return {"KeyCount": 0}
+
+    def get_object(self, **kwargs: Any) -> Any:
+        raise AssertionError("health must not read objects")
+
+    def put_object(self, **kwargs: Any) -> Any:
+        raise AssertionError("health must not write objects")
+
+
+def test_the_health_ping_is_what_the_health_policy_allows(cfn_template: Template) -> None:
+    # The policy's condition is an exact prefix: the ping must list with exactly that one.
+    client = RecordingS3()
+    assert S3Snapshots(client, "stateway-bucket").ping() is True
+    (statement,) = cfn_template["Resources"]["SnapshotPingPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert [name for name, _ in client.calls] == ["list_objects_v2"]  # s3:ListBucket
+    ((_, arguments),) = client.calls
+    assert arguments["Bucket"] == "stateway-bucket"
+    assert arguments["Prefix"] == statement["Condition"]["StringEquals"]["s3:prefix"]
+    assert arguments["MaxKeys"] == 1
 
 
 def test_snapshot_policy_is_limited_to_the_project_state_prefix(cfn_template: Template) -> None:
@@ -230,6 +298,8 @@ def test_sam_functions_declare_no_other_policies(sam_template: Template) -> None
         expected = [{"Ref": "MongoUriReadPolicy"}]
         if name in PROJECT_FUNCTIONS:
             expected.append({"Ref": "SnapshotObjectsPolicy"})
+        if name == HEALTH_FUNCTION:
+            expected.append({"Ref": "SnapshotPingPolicy"})
         assert properties["Policies"] == expected, name
 
 
