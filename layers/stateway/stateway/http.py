@@ -213,12 +213,14 @@ class ApiRequest:
 
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object: 415 for another content type, 413 when far over the limit, else 400."""
+        raw: bytes = self.raw.raw_body or b""
+        if not raw:
+            raise InvalidJson("A JSON object body is required.")
         content_type = (self.raw.headers.get("content-type") or "").split(";")[0].strip().lower()
         if content_type != "application/json" and not (
             content_type.startswith("application/") and content_type.endswith("+json")
         ):
             raise UnsupportedMediaType()
-        raw: bytes = self.raw.raw_body or b""
         if len(raw) > self.settings.max_state_bytes + _BODY_OVERHEAD:
             raise PayloadTooLarge(f"The body is over {self.settings.max_state_bytes + _BODY_OVERHEAD} bytes.")
         try:
