@@ -1,0 +1,1 @@
+"""Benchmarks: where Stateway stands against the floor and a peer. Run with ``make bench``."""

@@ -1,0 +1,359 @@
+"""1. Hot session read: the session_state function against redis-py and Django, same Redis.
+
+Every contender reads the same document from the same Redis, warm, on a cache
+hit. Rounds interleave the contenders (in a rotating order) so that drift in
+the machine touches them all alike.
+"""
+
+from __future__ import annotations
+
+import cProfile
+import json
+import os
+import pstats
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from unittest import mock
+
+import orjson
+
+from bench import document
+from bench.functions import invoke, load_app
+from bench.report import Summary, Targets, heading, summarize, table, time_calls
+from bench.stack import Stack
+
+FLOOR = "redis-py GET + orjson.loads"
+FUNCTION = "Stateway session_state function (HTTP API 1.0 event)"
+DJANGO = "Django cached_db SessionStore(key).load()"
+
+
+@dataclass
+class HotReadResult:
+    summaries: dict[str, Summary]
+    document_bytes: int
+
+
+def _seed_session(stack: Stack) -> bytes:
+    """Create the benchmark session through the layer; return its cached JSON payload."""
+    from stateway.ids import parse_session_id
+    from stateway.sessions import SessionService
+    from stateway.tiers.mongo_store import MongoStore
+    from stateway.tiers.redis_cache import RedisCache, make_redis_client
+
+    settings = stack.settings(classifier_config=document.CLASSIFIER_CONFIG)
+    redis = make_redis_client(stack.redis_url, timeout_ms=500)
+    from pymongo import MongoClient
+
+    mongo: Any = MongoClient(stack.mongodb_uri, tz_aware=True)
+    try:
+        cache = RedisCache(redis)
+        service = SessionService(MongoStore(mongo[settings.mongodb_db]), cache, settings)
+        ref = parse_session_id(document.SESSION_ID)
+        service.init(ref, document.ENV)
+        service.update_key(ref, "navigation", document.navigation())
+        for key, value in document.KEYS.items():
+            service.update_key(ref, key, value)
+        entry = cache.get(document.SESSION_ID)
+        assert entry is not None
+        assert orjson.loads(entry.payload) == document.session_state()
+        return entry.payload
+    finally:
+        redis.close()
+        mongo.close()
+
+
+def _django_session(stack: Stack, workdir: str, state: dict[str, Any]) -> Callable[[], Any]:
+    """Configure Django in-process (Redis cache, SQLite DB), save the state, return a hot load()."""
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.configure(
+        SECRET_KEY="stateway-bench",
+        USE_TZ=True,
+        INSTALLED_APPS=["django.contrib.sessions"],
+        DATABASES={
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(workdir, "django.db")}
+        },
+        CACHES={
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": stack.redis_url,
+                "KEY_PREFIX": "bench-django",
+            }
+        },
+        SESSION_ENGINE="django.contrib.sessions.backends.cached_db",
+    )
+    django.setup()
+    call_command("migrate", "sessions", verbosity=0, interactive=False)
+    from django.contrib.sessions.backends.cached_db import SessionStore
+
+    store = SessionStore()
+    store.update(state)
+    store.save()
+    key = store.session_key
+    assert SessionStore(session_key=key).load() == state
+
+    def load() -> Any:
+        return SessionStore(session_key=key).load()
+
+    return load
+
+
+def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotReadResult:
+    import redis
+    from events import http_api_v1_event
+
+    from stateway import runtime
+    from stateway.config import get_settings
+    from stateway.ids import parse_session_id
+
+    payload = _seed_session(stack)
+    state = orjson.loads(payload)
+
+    os.environ.update(stack.environ(classifier_config=json.dumps(document.CLASSIFIER_CONFIG)))
+    runtime.clear_caches()
+    app = load_app("session_state")
+    ref = parse_session_id(document.SESSION_ID)
+
+    def event() -> dict[str, Any]:
+        return http_api_v1_event(
+            "GET", "/api/session/state", query=f"session_id={document.SESSION_ID}", claims=document.CLAIMS
+        )
+
+    status, body = invoke(app, event())
+    assert status == 200 and body["source"] == "cache" and body["state"] == state, (status, body)
+
+    plain = redis.Redis.from_url(stack.redis_url)
+    plain.set("bench:floor:doc", payload)
+    assert orjson.loads(plain.get("bench:floor:doc")) == state
+
+    with tempfile.TemporaryDirectory(prefix="stateway-bench-django-") as workdir:
+        django_load = _django_session(stack, workdir, state)
+        service = runtime.session_service()
+        ttl = get_settings().session_ttl
+        from events import LambdaContext
+
+        context = LambdaContext()
+
+        def function_call(events: list[dict[str, Any]]) -> Callable[[], Any]:
+            it = iter(events)
+            return lambda: app(next(it), context)
+
+        contenders: dict[str, Callable[[int], Callable[[], Any]]] = {
+            FLOOR: lambda n: lambda: orjson.loads(plain.get("bench:floor:doc")),
+            "redis-py GETEX (TTL slide) + orjson.loads": lambda n: (
+                lambda: orjson.loads(plain.getex("bench:floor:doc", ex=ttl))
+            ),
+            "Stateway SessionService.state()": lambda n: lambda: service.state(ref),
+            FUNCTION: lambda n: function_call([event() for _ in range(n)]),
+            DJANGO: lambda n: django_load,
+        }
+        samples: dict[str, list[int]] = {name: [] for name in contenders}
+        cpu_ns: dict[str, int] = dict.fromkeys(contenders, 0)
+        names = list(contenders)
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                warm = max(20, per_round // 20)
+                time_calls(contenders[name](warm), warm)
+                call = contenders[name](per_round)
+                cpu_start = time.thread_time_ns()
+                samples[name] += time_calls(call, per_round)
+                cpu_ns[name] += time.thread_time_ns() - cpu_start
+        status, body = invoke(app, event())
+        assert status == 200 and body["source"] == "cache" and body["state"] == state
+
+    summaries = {name: summarize(s) for name, s in samples.items()}
+    floor, fn, dj = summaries[FLOOR], summaries[FUNCTION], summaries[DJANGO]
+    print(heading("1. Hot session read (warm, cache hit, in-process)"))
+    print(
+        f"Document: {len(payload):,} bytes of JSON (env, classifier_config, 20 navigation entries, 6 keys); "
+        f"{rounds} interleaved rounds of {per_round:,} calls each, one Redis on loopback."
+    )
+    print()
+    rows = [
+        [
+            name,
+            f"{s.median_us:.1f}",
+            f"{s.p99_us:.1f}",
+            f"{cpu_ns[name] / s.samples / 1000:.1f}",
+            f"{s.median_us / floor.median_us:.2f}x",
+            f"{s.median_us / dj.median_us:.2f}x",
+        ]
+        for name, s in summaries.items()
+    ]
+    print(table(["read", "median µs", "p99 µs", "CPU µs/call", "÷ floor", "÷ Django"], rows))
+    print()
+    print("CPU µs/call: this thread's CPU time (user + system, the socket calls included) per call.")
+    ratio_floor = fn.median_us / floor.median_us
+    ratio_django = fn.median_us / dj.median_us
+    targets.check(
+        ratio_floor <= 1.25,
+        f"hot read ≤ 1.25x redis-py GET + decode: {ratio_floor:.2f}x "
+        f"({fn.median_us:.1f} µs vs {floor.median_us:.1f} µs median)",
+    )
+    targets.check(
+        ratio_django <= 0.5,
+        f"hot read ≤ 0.5x Django cached_db load(): {ratio_django:.2f}x "
+        f"({fn.median_us:.1f} µs vs {dj.median_us:.1f} µs median)",
+    )
+    if ratio_floor > 1.25:
+        _explain(app, event, plain, rounds, per_round)
+        _profile(app, event)
+    plain.delete("bench:floor:doc")
+    plain.close()
+    return HotReadResult(summaries, len(payload))
+
+
+def _explain(app: Any, event: Callable[[], dict[str, Any]], plain: Any, rounds: int, per_round: int) -> None:
+    """Where the function's time goes beyond the floor, measured piece by piece (no profiler)."""
+    from chalice import Blueprint, Chalice
+
+    from stateway import http
+
+    state = orjson.loads(plain.get("bench:floor:doc"))
+    body = {"session_id": document.SESSION_ID, "state": state, "version": 9, "source": "cache"}
+    payload = orjson.dumps(state)
+
+    bare = Chalice(app_name="bench-bare")
+    bare.route("/api/session/state", methods=["GET"])(lambda: {"ok": 1})
+    options = Chalice(app_name="bench-options")
+    options.route("/api/session/state", methods=["GET"], **http.ROUTE_OPTIONS)(lambda: {"ok": 1})
+    blueprint = Blueprint("bench_http")
+
+    @blueprint.route("/api/session/state", methods=["GET"], **http.ROUTE_OPTIONS)
+    @http.endpoint(blueprint)
+    def no_redis(request: http.ApiRequest) -> http.Reply:
+        ref = request.session_ref(request.query("session_id"))
+        return http.reply({**body, "session_id": ref.session_id}, version=9)
+
+    wrapped = Chalice(app_name="bench-http")
+    wrapped.register_blueprint(blueprint)
+    from events import LambdaContext
+
+    context = LambdaContext()
+
+    def through(target: Any, count: int) -> Callable[[], Any]:
+        it = iter([event() for _ in range(count)])
+        return lambda: target(next(it), context)
+
+    from stateway import runtime
+    from stateway.config import get_settings
+    from stateway.ids import parse_session_id
+    from stateway.sessions import SessionService
+    from stateway.tiers.redis_cache import RedisCache, encode_entry
+
+    class StubRedis:
+        """Answers GETEX from memory: everything the function does except the round trip."""
+
+        entry = encode_entry(9, payload)
+
+        def getex(self, name: str, ex: int | None = None) -> bytes:
+            return self.entry
+
+        def register_script(self, script: str) -> None:
+            return None
+
+    stubbed = SessionService(runtime.store(), RedisCache(StubRedis()), get_settings())  # type: ignore[arg-type]
+    ref = parse_session_id(document.SESSION_ID)
+
+    steps: dict[str, Callable[[int], Callable[[], Any]]] = {
+        "Chalice alone: a trivial route, the same event": lambda n: through(bare, n),
+        "Chalice with the functions' ROUTE_OPTIONS (CORS, content types)": lambda n: through(options, n),
+        "+ stateway.http.endpoint, session_ref, the 4 KB body (no Redis)": lambda n: through(wrapped, n),
+        "SessionService.state() with Redis stubbed (decode, layer code)": lambda n: (
+            lambda: stubbed.state(ref)
+        ),
+        "the whole function with Redis stubbed (all but the round trip)": lambda n: through(app, n),
+        "orjson.loads of the cached document": lambda n: lambda: orjson.loads(payload),
+        "orjson.dumps of the response body": lambda n: lambda: orjson.dumps(body).decode(),
+        "uuid.uuid4().hex (http.endpoint makes one per request)": lambda n: lambda: uuid.uuid4().hex,
+    }
+    samples: dict[str, list[int]] = {name: [] for name in steps}
+
+    def stubbed_service() -> SessionService:
+        return stubbed
+
+    # Only the whole function asks runtime for its service; it gets the stubbed one.
+    with mock.patch.object(runtime, "session_service", stubbed_service):
+        for _ in range(rounds):
+            for name, build in steps.items():
+                time_calls(build(50), 50)
+                samples[name] += time_calls(build(per_round), per_round)
+    print()
+    print("Where the function's time goes (each piece measured alone, same rounds, no profiler):")
+    print()
+    rows = [[name, f"{summarize(s).median_us:.1f}"] for name, s in samples.items()]
+    print(table(["piece", "median µs"], rows))
+
+
+def _profile(app: Any, event: Callable[[], dict[str, Any]]) -> None:
+    """cProfile of warm function calls, own time grouped by package."""
+    from events import LambdaContext
+
+    calls = 3000
+    events = [event() for _ in range(calls)]
+    context = LambdaContext()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for e in events:
+        app(e, context)
+    profiler.disable()
+    raw: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values())
+    groups: dict[str, float] = {}
+    for (filename, _, _), (_, _, tottime, _, _) in raw.items():
+        groups[_group(filename)] = groups.get(_group(filename), 0.0) + tottime
+    print()
+    print(f"cProfile of {calls:,} warm calls, own time by package (the profiler inflates Python code):")
+    print()
+    rows = [
+        [name, f"{t / calls * 1e6:.1f}", f"{t / total * 100:.0f}%"]
+        for name, t in sorted(groups.items(), key=lambda kv: -kv[1])
+    ]
+    print(table(["own time in", "µs per call", "share"], rows))
+    top = sorted(raw.items(), key=lambda kv: -kv[1][3])
+    wanted = [
+        "_main_rest_api_handler",
+        "create_request_object",
+        "to_dict",
+        "handle",
+        "state",
+        "get",
+        "to_response",
+        "session_ref",
+        "getex",
+    ]
+    rows = []
+    for (filename, line, func), (_, ncalls, _, cumtime, _) in top:
+        if func in wanted and ("chalice" in filename or "stateway" in filename or "redis" in filename):
+            rows.append(
+                [f"{_short(filename)}:{line} {func}", f"{ncalls / calls:.0f}", f"{cumtime / calls * 1e6:.1f}"]
+            )
+    print()
+    print(table(["function (cumulative, under the profiler)", "calls per request", "µs per request"], rows))
+
+
+def _group(filename: str) -> str:
+    path = filename.replace("\\", "/")
+    for name in ("chalice", "redis", "stateway", "orjson"):
+        if f"/{name}/" in path:
+            return name
+    if "functions/" in path and path.endswith("app.py"):
+        return "functions/*/app.py"
+    if path.startswith("~") or path.startswith("<"):
+        return "builtins (C: socket, json, uuid, …)"
+    return "Python stdlib"
+
+
+def _short(filename: str) -> str:
+    path = filename.replace("\\", "/")
+    for marker in ("site-packages/", "layers/stateway/", "lib/python3"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    return path
