@@ -1,0 +1,546 @@
+"""Hostile input and hostile callers over HTTP: a clear 4xx with the contract's error body, and nothing changed.
+
+A victim (a user with a session and a project with snapshots) is set up
+first; after each attack the test reads the store (pymongo), the cache (redis)
+and the bucket (boto3) directly and asserts that nothing of the victim's, and
+nothing new, is there.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+import pytest
+import requests
+from clients import mongo_client
+
+MARKER = "victim-secret-7f3a"
+BAD_IDS = [
+    "a:b",
+    "a/b",
+    "$a",
+    "a$b",
+    ".a",
+    ".",
+    "a\x00b",
+    "é",
+    "日本",
+    "a b",
+    "",
+    "x" * 10_000,
+]
+BAD_KEYS = ["a:b", "a/b", "$set", "a$b", "a.b", ".a", "a\x00b", "é", "日本", "1a", "-a", "", "x" * 10_000]
+BAD_DOCUMENT_KEYS = ["$where", "$set", "a.b", ".", "a\x00b"]
+
+
+def b64(data: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def assert_error(response: requests.Response, status: int | set[int], codes: str | set[str]) -> None:
+    """The contract's error body, with the request id of the response, and nothing of the victim's."""
+    assert_refused(response, status, codes)
+    body = response.json()
+    assert set(body["error"]) == {"code", "message", "request_id"}
+    assert body["error"]["request_id"] == response.headers["X-Request-Id"]
+
+
+def assert_refused(response: requests.Response, status: int | set[int], codes: str | set[str]) -> None:
+    statuses = {status} if isinstance(status, int) else status
+    assert response.status_code in statuses, (response.status_code, response.text[:300])
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] in ({codes} if isinstance(codes, str) else codes), body
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    assert MARKER not in response.text
+    assert "Traceback" not in response.text
+
+
+def assert_route_miss(response: requests.Response) -> None:
+    """No function has this route and method. The local gateway answers these itself, without
+    a request id (see test_route_misses_carry_a_request_id)."""
+    assert_refused(response, {404, 405}, {"not_found", "method_not_allowed"})
+
+
+class OneConnectionPerRequest(requests.Session):
+    """A ``requests.Session`` that opens a new connection for every request.
+
+    On a kept-alive connection the local gateway answers each request about
+    40 ms late (its response is written in two parts, so Nagle's algorithm
+    meets the client's delayed ACK); a new connection each time keeps the
+    suite fast. Closing the pool after each response, rather than sending
+    ``Connection: close``, never races the server's close.
+    """
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        try:
+            return super().request(*args, **kwargs)
+        finally:
+            self.close()
+
+
+def http_client(gateway: Any, user: str, client: str) -> requests.Session:
+    """A client of ``user`` in ``client`` (a bearer token from the gateway's secret)."""
+    session = OneConnectionPerRequest()
+    session.headers["Authorization"] = f"Bearer {gateway.token(user, client)}"
+    return session
+
+
+@pytest.fixture(scope="module")
+def store(gateway: Any) -> Iterator[Any]:
+    client = mongo_client(gateway.mongo.uri)
+    yield client["stateway"]
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def cache(redis: Any) -> Any:
+    return redis
+
+
+@dataclass
+class Victim:
+    gateway: Any
+    store: Any
+    cache: Any
+    s3: Any
+    bucket: str
+    client_id: str
+    user_id: str = "alice"
+    app_id: str = "web"
+    project_id: str = "p1"
+    snapshot_id: str = ""
+    before: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {
+            "client_id": self.client_id,
+            "user_id": self.user_id,
+            "app_id": self.app_id,
+            "project_id": self.project_id,
+        }
+
+    @property
+    def sid(self) -> str:
+        return f"session:{self.client_id}:{self.user_id}:{self.app_id}:{self.project_id}"
+
+    @property
+    def project_url(self) -> str:
+        return f"{self.gateway.url}/api/project-state/{self.client_id}/{self.app_id}/{self.project_id}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.gateway.token(self.user_id, self.client_id)}"}
+
+    @property
+    def api(self) -> requests.Session:
+        return http_client(self.gateway, self.user_id, self.client_id)
+
+    def everything(self) -> dict[str, Any]:
+        """What every tier holds: all documents, the victim's cache entries, the victim's snapshots."""
+        prefix = f"project-state/{self.client_id}/"
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix).get("Contents", [])
+        return {
+            "sessions": sorted(self.store.sessions.find({}), key=lambda d: d["_id"]),
+            "projects": sorted(self.store.project_states.find({}), key=lambda d: d["_id"]),
+            "cached_session": self.cache.get(self.sid),
+            "cached_project": self.cache.get(
+                f"project_state:{self.client_id}:{self.app_id}:{self.project_id}"
+            ),
+            "namespace": self.cache.smembers(f"namespace:{self.client_id}:{self.user_id}"),
+            "snapshots": sorted((item["Key"], item["Size"]) for item in listed),
+        }
+
+    def assert_unchanged(self) -> None:
+        """Nothing changed in any tier since the victim was set up."""
+        assert self.everything() == self.before
+
+
+@pytest.fixture
+def victim(gateway: Any, store: Any, cache: Any, s3: Any, bucket: str, uid: str) -> Victim:
+    v = Victim(gateway, store, cache, s3, bucket, f"victim-{uid}")
+    api = v.api
+    assert api.post(f"{gateway.url}/api/session/init", json=v.ids).status_code == 200
+    update = {"session_id": v.sid, "key": "secret", "value": MARKER}
+    assert api.patch(f"{gateway.url}/api/session/update", json=update).status_code == 200
+    assert api.put(v.project_url, json={"state": {"secret": MARKER, "n": 1}}).status_code == 200
+    saved = api.put(v.project_url, json={"state": {"secret": MARKER, "n": 2}})
+    assert saved.json()["snapshot"]["status"] == "ok"
+    v.snapshot_id = saved.json()["snapshot"]["id"]
+    before = v.everything()
+    assert before["cached_session"] is not None and before["cached_project"] is not None
+    assert len(before["snapshots"]) == 2
+    v.before = before
+    return v
+
+
+def every_route(v: Victim) -> list[tuple[str, str, dict[str, Any]]]:
+    """(method, url, kwargs) for every route but health, aimed at the victim's data."""
+    url = v.gateway.url
+    return [
+        ("POST", f"{url}/api/session/init", {"json": v.ids}),
+        ("GET", f"{url}/api/session/state", {"params": {"session_id": v.sid}}),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            {"json": {"session_id": v.sid, "key": "secret", "value": "x"}},
+        ),
+        ("PATCH", f"{url}/api/session/update", {"json": {"session_id": v.sid, "navigation": {"p": "/x"}}}),
+        ("DELETE", f"{url}/api/session/end", {"params": {"session_id": v.sid}}),
+        ("DELETE", f"{url}/api/session/end", {"params": {"client_id": v.client_id, "all": "true"}}),
+        ("GET", f"{url}/api/session/list", {"params": {"client_id": v.client_id}}),
+        ("PUT", v.project_url, {"json": {"state": {"secret": "overwritten"}}}),
+        ("GET", v.project_url, {}),
+        ("GET", f"{v.project_url}/snapshots", {}),
+        ("POST", f"{v.project_url}/snapshots/{v.snapshot_id}/restore", {}),
+    ]
+
+
+# Credentials ---------------------------------------------------------------------------
+
+
+def bad_tokens(v: Victim) -> dict[str, str | None]:
+    now = int(time.time())
+    claims = {"sub": v.user_id, "client_id": v.client_id, "iat": now, "exp": now + 600}
+    secret = v.gateway.secret
+    return {
+        "none": None,
+        "empty": "",
+        "garbage": "not-a-jwt",
+        "expired": v.gateway.token(v.user_id, v.client_id, ttl=-60),
+        "other key": v.gateway.token(v.user_id, v.client_id, secret="another-secret-long-enough-for-hs256-x"),
+        "alg none": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.",
+        "alg none, signed": f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}.c2lnbmF0dXJl",
+        "alg HS512": hs512(claims, secret),
+        "no exp": jwt.encode({k: c for k, c in claims.items() if k != "exp"}, secret, algorithm="HS256"),
+        "not yet valid": jwt.encode({**claims, "nbf": now + 600}, secret, algorithm="HS256"),
+        "no client_id": jwt.encode(
+            {k: c for k, c in claims.items() if k != "client_id"}, secret, algorithm="HS256"
+        ),
+        "bad sub": jwt.encode({**claims, "sub": "a:b"}, secret, algorithm="HS256"),
+        "tampered": tamper(v.gateway.token("mallory", v.client_id), v.user_id),
+    }
+
+
+def hs512(claims: dict[str, Any], secret: str) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the test secret is short for HS512; irrelevant here
+        return jwt.encode(claims, secret, algorithm="HS512")
+
+
+def tamper(token: str, user: str) -> str:
+    """Change the ``sub`` of a validly signed token, keeping its signature."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return f"{header}.{b64({**claims, 'sub': user})}.{signature}"
+
+
+def test_bad_credentials_are_401_on_every_route_and_change_nothing(victim: Victim) -> None:
+    for name, token in bad_tokens(victim).items():
+        headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+        for method, url, kwargs in every_route(victim):
+            response = requests.request(method, url, headers=headers, timeout=10, **kwargs)
+            assert_error(response, 401, "unauthorized")
+            assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), name
+    for header in ("Basic YWxpY2U6cHc=", "Bearer", "bearer  ", "Token abc", victim.gateway.token("a", "b")):
+        response = requests.get(victim.project_url, headers={"Authorization": header}, timeout=10)
+        assert_error(response, 401, "unauthorized")
+    victim.assert_unchanged()
+
+
+def test_another_users_or_clients_token_is_403_and_changes_nothing(victim: Victim) -> None:
+    mallory = http_client(victim.gateway, "mallory", victim.client_id)
+    outsider = http_client(victim.gateway, victim.user_id, "other-client")
+    for method, url, kwargs in every_route(victim):
+        if "project-state" in url or "all" in kwargs.get("params", {}) or url.endswith("/list"):
+            # Project state belongs to the client, and list / end-all act on the caller's own
+            # sessions: only another client is refused.
+            callers = [outsider]
+        else:
+            callers = [mallory, outsider]
+        for caller in callers:
+            assert_error(caller.request(method, url, timeout=10, **kwargs), 403, "forbidden")
+    # Another user of the same client acting on "all" reaches only their own sessions.
+    listed = mallory.get(f"{victim.gateway.url}/api/session/list", params={"client_id": victim.client_id})
+    assert listed.status_code == 200 and listed.json()["sessions"] == []
+    ended = mallory.delete(
+        f"{victim.gateway.url}/api/session/end", params={"client_id": victim.client_id, "all": "true"}
+    )
+    assert ended.status_code == 204
+    # A body naming the victim, from a caller whose token names someone else.
+    forged = {**victim.ids, "user_id": victim.user_id}
+    assert_error(mallory.post(f"{victim.gateway.url}/api/session/init", json=forged), 403, "forbidden")
+    victim.assert_unchanged()
+
+
+# Ids and keys ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", BAD_IDS, ids=lambda s: repr(s)[:24])
+def test_bad_ids_are_400_everywhere(victim: Victim, bad: str) -> None:
+    api, url = victim.api, victim.gateway.url
+    for name in ("client_id", "user_id", "app_id", "project_id"):
+        response = api.post(f"{url}/api/session/init", json={**victim.ids, name: bad})
+        assert_error(response, 400, "invalid_id")
+    for sid in (
+        f"session:{victim.client_id}:{victim.user_id}:{bad}:p1",
+        f"session:{victim.client_id}:{victim.user_id}:web:{bad}",
+        f"{victim.sid}:{bad}",
+    ):
+        assert_error(api.get(f"{url}/api/session/state", params={"session_id": sid}), 400, "invalid_id")
+        assert_error(api.delete(f"{url}/api/session/end", params={"session_id": sid}), 400, "invalid_id")
+        update = {"session_id": sid, "key": "k", "value": 1}
+        assert_error(api.patch(f"{url}/api/session/update", json=update), 400, "invalid_id")
+    listed = api.get(f"{url}/api/session/list", params={"client_id": bad})
+    # An empty query value may arrive as no value at all.
+    assert_error(listed, 400, "invalid_id" if bad else {"invalid_id", "invalid_request"})
+    if bad not in ("", "."):
+        # (An empty or "." path segment is removed before it reaches any server.)
+        for project_url in (
+            f"{url}/api/project-state/{victim.client_id}/{quote(bad, safe='')}/p1",
+            f"{url}/api/project-state/{victim.client_id}/web/{quote(bad, safe='')}",
+        ):
+            assert_error(api.put(project_url, json={"state": {"a": 1}}), 400, "invalid_id")
+            assert_error(api.get(project_url), 400, "invalid_id")
+            assert_error(api.get(f"{project_url}/snapshots"), 400, "invalid_id")
+    victim.assert_unchanged()
+
+
+def test_ids_with_an_encoded_slash_never_reach_another_project(victim: Victim) -> None:
+    api, url = victim.api, victim.gateway.url
+    for path in (
+        f"/api/project-state/{victim.client_id}/web%2Fp1/p1",
+        f"/api/project-state/{victim.client_id}/web/p1%2F..%2Fp2",
+        f"/api/project-state/{victim.client_id}%2Fweb/p1/p1",
+    ):
+        response = api.put(f"{url}{path}", json={"state": {"secret": "overwritten"}})
+        assert_error(response, 400, "invalid_id")
+    extra = requests.put(
+        f"{victim.project_url}/extra",
+        json={"state": {"secret": "overwritten"}},
+        headers=victim.auth,
+        timeout=10,
+    )
+    assert_route_miss(extra)
+    victim.assert_unchanged()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: infra/local/run.py answers a route miss (404/405) without reading the request body "
+    "and keeps the connection open, so the unread body is parsed as the start of the next request "
+    "on that connection (which then gets an HTML 400 'Bad request syntax')",
+)
+def test_a_body_the_gateway_did_not_read_never_becomes_a_request(gateway: Any) -> None:
+    host, port = gateway.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        body = b'{"state": {"a": 1}}'
+        conn.request("PUT", "/api/nope", body=body, headers={"Content-Type": "application/json"})
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 404
+        if (first.getheader("Connection") or "").lower() == "close":
+            conn.close()
+        conn.request("GET", "/api/health")
+        second = conn.getresponse()
+        assert second.status == 200, second.read()[:200]
+        assert set(json.loads(second.read())) == {"cache", "store", "snapshots"}
+    finally:
+        conn.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: infra/local/run.py answers route misses (404 not_found, 405 method_not_allowed) "
+    "itself, without the X-Request-Id header or error.request_id that every error carries",
+)
+def test_route_misses_carry_a_request_id(gateway: Any) -> None:
+    assert_error(requests.get(f"{gateway.url}/api/nope", timeout=10), 404, "not_found")
+    response = requests.post(f"{gateway.url}/api/session/state", json={}, timeout=10)
+    assert_error(response, 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize("bad", BAD_KEYS, ids=lambda s: repr(s)[:24])
+def test_bad_state_keys_are_400(victim: Victim, bad: str) -> None:
+    update = {"session_id": victim.sid, "key": bad, "value": 1}
+    response = victim.api.patch(f"{victim.gateway.url}/api/session/update", json=update)
+    assert_error(response, 400, "invalid_key")
+    victim.assert_unchanged()
+
+
+@pytest.mark.parametrize("bad", BAD_DOCUMENT_KEYS)
+def test_operator_or_path_keys_inside_documents_are_400(victim: Victim, bad: str) -> None:
+    api, url = victim.api, victim.gateway.url
+    for document in ({bad: 1}, {"ok": [{"deeper": {bad: 1}}]}):
+        update = {"session_id": victim.sid, "key": "secret", "value": document}
+        assert_error(api.patch(f"{url}/api/session/update", json=update), 400, "invalid_state")
+        nav = {"session_id": victim.sid, "navigation": document}
+        assert_error(api.patch(f"{url}/api/session/update", json=nav), 400, "invalid_state")
+        assert_error(api.put(victim.project_url, json={"state": document}), 400, "invalid_state")
+        new_session = {**victim.ids, "project_id": "other", "env": document}
+        assert_error(api.post(f"{url}/api/session/init", json=new_session), 400, "invalid_state")
+    victim.assert_unchanged()
+
+
+def test_odd_but_valid_values_round_trip_exactly(gateway: Any, store: Any, cache: Any, uid: str) -> None:
+    """Unicode, ':', '/', NUL inside strings, 10 KB strings and the int64 bounds are data, kept as sent."""
+    ids = {"client_id": f"odd-{uid}", "user_id": "alice", "app_id": "web", "project_id": "p1"}
+    sid = "session:{client_id}:{user_id}:{app_id}:{project_id}".format(**ids)
+    api = http_client(gateway, "alice", ids["client_id"])
+    value = {
+        "é日本😀": "ünïcødé 😀",
+        "a:b/c": "x:y/z",
+        "nul": "a\x00b",
+        "long": "x" * 10_000,
+        "x" * 1_000: "a key of 1000 characters",
+        "ints": [2**63 - 1, -(2**63), 0, -1],
+        "floats": [1.5e308, -2.5e-308, 0.1],
+        "empty": [{}, [], ""],
+    }
+    api.post(f"{gateway.url}/api/session/init", json=ids)
+    updated = api.patch(
+        f"{gateway.url}/api/session/update", json={"session_id": sid, "key": "odd", "value": value}
+    )
+    assert updated.status_code == 200, updated.text
+    assert updated.json()["state"]["odd"] == value
+    from_cache = api.get(f"{gateway.url}/api/session/state", params={"session_id": sid}).json()
+    assert (from_cache["source"], from_cache["state"]["odd"]) == ("cache", value)
+    cache.delete(sid)
+    from_store = api.get(f"{gateway.url}/api/session/state", params={"session_id": sid}).json()
+    assert (from_store["source"], from_store["state"]["odd"]) == ("store", value)
+    assert store.sessions.find_one({"_id": sid})["state"]["odd"] == value
+
+    project_url = f"{gateway.url}/api/project-state/{ids['client_id']}/web/p1"
+    saved = api.put(project_url, json={"state": value})
+    assert saved.status_code == 200 and saved.json()["snapshot"]["status"] == "ok"
+    assert api.get(project_url).json()["state"] == value
+
+
+# Documents -----------------------------------------------------------------------------
+
+
+def nested(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [100, 1_000])
+def test_deeply_nested_documents_are_400(victim: Victim, depth: int) -> None:
+    url, headers = victim.gateway.url, {"Content-Type": "application/json"}
+    api = victim.api
+    bodies = [
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "key": "secret", "value": {nested(depth)}}}',
+        ),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "navigation": {nested(depth)}}}',
+        ),
+        ("PUT", victim.project_url, f'{{"state": {nested(depth)}}}'),
+        (
+            "POST",
+            f"{url}/api/session/init",
+            json.dumps({**victim.ids, "project_id": "deep"})[:-1] + f', "env": {nested(depth)}}}',
+        ),
+    ]
+    for method, target, body in bodies:
+        response = api.request(method, target, data=body.encode(), headers=headers, timeout=30)
+        assert_error(response, {400, 413}, {"invalid_state", "invalid_json", "state_too_large"})
+    victim.assert_unchanged()
+
+
+def test_bodies_over_the_size_limit_are_413(victim: Victim) -> None:
+    # The gateway runs with STATEWAY_MAX_STATE_BYTES=65536.
+    api, url = victim.api, victim.gateway.url
+    big = "x" * 70_000
+    update = {"session_id": victim.sid, "key": "secret", "value": big}
+    assert_error(api.patch(f"{url}/api/session/update", json=update), 413, "state_too_large")
+    nav = {"session_id": victim.sid, "navigation": {"path": big}}
+    assert_error(api.patch(f"{url}/api/session/update", json=nav), 413, "state_too_large")
+    assert_error(api.put(victim.project_url, json={"state": {"blob": big}}), 413, "state_too_large")
+    init = {**victim.ids, "project_id": "big", "env": {"blob": big}}
+    assert_error(api.post(f"{url}/api/session/init", json=init), 413, "state_too_large")
+    # Far over the limit: refused before it is parsed.
+    huge = b'{"state": {"blob": "' + b"y" * 4_000_000 + b'"}}'
+    response = api.put(victim.project_url, data=huge, headers={"Content-Type": "application/json"})
+    assert_error(response, 413, "state_too_large")
+    victim.assert_unchanged()
+
+
+NON_FINITE = pytest.mark.xfail(
+    strict=True,
+    reason="bug: a number beyond the float range (1e400) is parsed as Infinity and accepted: "
+    "MongoDB stores inf while the response, the cache and the snapshot hold null "
+    "(stateway/http.py json_object and stateway/documents.py check_document let non-finite floats through)",
+)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1" + "0" * 30,
+        pytest.param("1e400", marks=NON_FINITE),
+        pytest.param("-1e400", marks=NON_FINITE),
+    ],
+)
+def test_numbers_bson_cannot_hold_are_400(victim: Victim, number: str) -> None:
+    api, url, headers = victim.api, victim.gateway.url, {"Content-Type": "application/json"}
+    for method, target, body in (
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "key": "secret", "value": {number}}}',
+        ),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "navigation": {{"n": [{number}]}}}}',
+        ),
+        ("PUT", victim.project_url, f'{{"state": {{"n": {number}}}}}'),
+        (
+            "POST",
+            f"{url}/api/session/init",
+            json.dumps({**victim.ids, "project_id": "num"})[:-1] + f', "env": {{"n": {number}}}}}',
+        ),
+    ):
+        response = api.request(method, target, data=body.encode(), headers=headers, timeout=10)
+        assert_error(response, 400, {"invalid_state", "invalid_json"})
+    victim.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '{{"session_id": "{sid}", "key": "secret", "key": "other", "value": 1}}',
+        '{{"session_id": "{sid}", "key": "secret", "value": {{"a": 1, "a": 2}}}}',
+        '{{"session_id": "{sid}", "navigation": {{"p": 1, "p": 2}}}}',
+        '{{"session_id": "other", "session_id": "{sid}", "key": "secret", "value": 1}}',
+    ],
+)
+def test_duplicate_json_keys_are_400(victim: Victim, template: str) -> None:
+    body = template.format(sid=victim.sid).encode()
+    response = victim.api.patch(
+        f"{victim.gateway.url}/api/session/update", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "invalid_json")
+    project_body = b'{"state": {"n": 1, "n": 2}}'
+    response = victim.api.put(
+        victim.project_url, data=project_body, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, "invalid_json")
+    victim.assert_unchanged()
