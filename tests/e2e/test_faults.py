@@ -358,7 +358,7 @@ def test_mongo_down_writes_503_and_the_cache_never_runs_ahead(stack: Stack, uid:
     assert client.update("b", 2, project="p2").status_code == 200
     # p2 is in the store only.
     stack.cache.delete(uncached)
-    assert client.save("p1", {"n": 1}).status_code == 200
+    snapshot_id = client.save("p1", {"n": 1}).json()["snapshot"]["id"]
     version = client.versions[cached]
 
     stack.mongo.stop()
@@ -370,7 +370,13 @@ def test_mongo_down_writes_503_and_the_cache_never_runs_ahead(stack: Stack, uid:
             client.navigate("/lost"),
             client.update("c", 3),
             client.save("p1", {"n": 99}),
+            client.request("POST", client.project_url("p1") + f"/snapshots/{snapshot_id}/restore"),
             client.request("DELETE", f"{client.url}/api/session/end", params={"session_id": cached}),
+            client.request(
+                "DELETE",
+                f"{client.url}/api/session/end",
+                params={"client_id": client.client_id, "all": "true"},
+            ),
         ):
             assert (response.status_code, error_code(response)) == (503, "store_unavailable")
         assert stack.cached_version(cached) == version
@@ -382,6 +388,9 @@ def test_mongo_down_writes_503_and_the_cache_never_runs_ahead(stack: Stack, uid:
         assert (init.status_code, init.json()["created"], init.json()["version"]) == (200, False, version)
         loaded = client.load("p1")
         assert (loaded.status_code, loaded.json()["source"]) == (200, "cache")
+        # The snapshot history lives in S3 alone.
+        history = client.request("GET", client.project_url("p1") + "/snapshots")
+        assert [s["id"] for s in history.json()["snapshots"]] == [snapshot_id]
         # Nothing cached: 503, never defaults (which would then be cached or persisted).
         for response in (
             client.state("p2"),
