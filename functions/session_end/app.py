@@ -14,9 +14,10 @@ bp = Blueprint(__name__)
 @http.endpoint(bp)
 def session_end(request: http.ApiRequest) -> http.Reply:
     session_id = request.query("session_id", required=False)
-    if session_id is not None:
+    end_all = request.query("all", required=False)
+    if session_id is not None and end_all is None and request.query("client_id", required=False) is None:
         runtime.session_service().end(request.session_ref(session_id))
-    elif request.query("all", required=False) == "true":
+    elif session_id is None and end_all == "true":
         runtime.session_service().end_all(request.client_id_query(), request.identity.user_id)
     else:
         raise InvalidRequest("Give session_id, or client_id with all=true.")

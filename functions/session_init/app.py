@@ -19,8 +19,8 @@ def session_init(request: http.ApiRequest) -> http.Reply:
         body.get("client_id"), body.get("user_id"), body.get("app_id"), body.get("project_id")
     )
     request.authorize(ref.client_id, ref.user_id)
-    env = body.get("env")
-    if env is not None and not isinstance(env, dict):
+    env = body.get("env", {})
+    if not isinstance(env, dict):
         raise InvalidRequest("env must be an object.")
     result = runtime.session_service().init(ref, env)
     return http.reply(bodies.session_init(result), version=result.version)

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -104,8 +105,8 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
                 table[(route, method)] = gateway
     matcher = RouteMatcher(sorted({route for route, _ in table}))
 
-    def error_body(code: str, message: str) -> bytes:
-        return documents.dumps({"error": {"code": code, "message": message}})
+    def error_body(code: str, message: str, request_id: str) -> bytes:
+        return documents.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
 
     class Handler(ChaliceRequestHandler):
         def _generic_handle(self) -> None:
@@ -116,7 +117,7 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
             try:
                 route = matcher.match_route(self.path).route
             except ValueError:
-                self._send_http_response(404, {}, error_body("not_found", "No such route."))
+                self._refuse(404, "not_found", "No such route.")
                 return
             method = self.command
             if method == "OPTIONS":
@@ -126,8 +127,9 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
                 gateway = next(gw for (r, _), gw in table.items() if r == route)
             if gateway is None:
                 allowed = ", ".join(sorted(m for r, m in table if r == route))
-                body = error_body("method_not_allowed", "The route does not accept this method.")
-                self._send_http_response(405, {"Allow": allowed}, body)
+                self._refuse(
+                    405, "method_not_allowed", "The route does not accept this method.", Allow=allowed
+                )
                 return
             self.local_gateway = gateway
             super()._generic_handle()
@@ -140,6 +142,13 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
                 return self._generic_handle
             raise AttributeError(name)
 
+        def _refuse(self, status: int, code: str, message: str, **headers: str) -> None:
+            """Answer without a function, as API Gateway does, having read the body off the connection."""
+            self._parse_payload()
+            request_id = uuid.uuid4().hex
+            headers["X-Request-Id"] = request_id
+            self._send_http_response(status, headers, error_body(code, message, request_id))
+
         def _serve_inspector(self, path: str) -> None:
             relative = path.removeprefix("/inspector").lstrip("/") or "index.html"
             target = (INSPECTOR_DIR / relative).resolve()
@@ -147,8 +156,9 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
                 target = INSPECTOR_DIR / "index.html"
             if not target.is_file():
                 message = "The inspector is not built: run `npm --prefix frontend ci && npm --prefix frontend run build`."
-                self._send_http_response(404, {}, error_body("not_found", message))
+                self._refuse(404, "not_found", message)
                 return
+            self._parse_payload()
             content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
             self._send_http_response(200, {"Content-Type": content_type}, target.read_bytes())
 

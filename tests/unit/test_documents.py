@@ -25,6 +25,9 @@ def nested(depth: int) -> dict[str, object]:
         nested(MAX_DEPTH + 1),
         {"a": [[[[[[[[[[{"$x": 1}]]]]]]]]]]},
         {"s": {1, 2}},
+        {"inf": float("inf")},
+        {"nan": float("nan")},
+        {"huge": 1e300},
     ],
 )
 def test_unstorable_documents_are_rejected(bad: object) -> None:
@@ -38,6 +41,7 @@ def test_unstorable_documents_are_rejected(bad: object) -> None:
         {},
         {"a": [], "b": {}, "n": None, "t": True, "f": 1.5, "i": 2**63 - 1, "neg": -(2**63)},
         {"unicode": "héllo ✓", "nul in a value": "a\x00b"},
+        {"floats": [1.5, 1e15, -2.5e-300, 9.2e18]},
         nested(MAX_DEPTH),
     ],
 )

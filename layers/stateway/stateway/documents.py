@@ -8,6 +8,7 @@ is bounded. Size is measured as compact UTF-8 JSON, as the contract says.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import orjson
@@ -37,8 +38,13 @@ def check_document(value: Any, *, what: str = "state") -> None:
             if depth >= MAX_DEPTH:
                 raise InvalidState(f"{what} nests deeper than {MAX_DEPTH} levels.")
             stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, bool | float | str) or item is None:
+        elif isinstance(item, bool | str) or item is None:
             continue
+        elif isinstance(item, float):
+            # JSON has no Infinity or NaN; an integral number beyond 64 bits is an integer
+            # BSON cannot hold, whether it was written 1e300 or with all its digits.
+            if not math.isfinite(item) or (item.is_integer() and not _INT64_MIN <= item <= _INT64_MAX):
+                raise InvalidState(f"{what} has a number that is not finite or not within 64 bits.")
         elif isinstance(item, int):
             if not _INT64_MIN <= item <= _INT64_MAX:
                 raise InvalidState(f"{what} has an integer outside the signed 64-bit range.")
