@@ -354,6 +354,13 @@ def test_redis_down_everything_goes_through_the_store(stack: Stack, uid: str) ->
         assert {s["project_id"] for s in listed.json()["sessions"]} == {"p1", "p2"}
         assert client.end("p2").status_code == 204
         assert stack.store.sessions.find_one({"_id": client.sid(project="p2")}) is None
+        bob = Client(stack, client.client_id, user_id="bob")
+        assert bob.init().status_code == 200
+        end_all = bob.request(
+            "DELETE", f"{bob.url}/api/session/end", params={"client_id": bob.client_id, "all": "true"}
+        )
+        assert end_all.status_code == 204
+        assert stack.store.sessions.count_documents({"client_id": bob.client_id, "user_id": "bob"}) == 0
         # Snapshots need S3 alone; a restore is a save through the store.
         history = client.request("GET", client.project_url("p1") + "/snapshots")
         assert [s["version"] for s in history.json()["snapshots"]] == [4, 3, 2, 1]
@@ -465,7 +472,18 @@ def test_s3_down_saves_report_the_snapshot_failed(stack: Stack, uid: str) -> Non
                 {"id": None, "status": "failed"},
             )
         loaded = client.load("p1")
-        assert (loaded.status_code, loaded.json()["state"]) == (200, {"n": 3})
+        assert (loaded.status_code, loaded.json()["source"], loaded.json()["state"]) == (
+            200,
+            "cache",
+            {"n": 3},
+        )
+        stack.cache.delete(f"project_state:{client.client_id}:web:p1")
+        loaded = client.load("p1")
+        assert (loaded.status_code, loaded.json()["source"], loaded.json()["state"]) == (
+            200,
+            "store",
+            {"n": 3},
+        )
         # What only S3 can answer: 503, never a 404 or an empty history.
         history = client.request("GET", client.project_url("p1") + "/snapshots")
         assert (history.status_code, error_code(history)) == (503, "snapshots_unavailable")
