@@ -223,3 +223,34 @@ def test_openapi_paths_are_exactly_the_functions_routes() -> None:
         if method != "OPTIONS"
     }
     assert documented == declared
+
+
+def test_project_load_from_the_cache_never_builds_an_s3_client(
+    deployed_env: None, uid: str, redis_url: str, mongodb_uri: str, bucket: str
+) -> None:
+    claims = {"sub": "alice", "client_id": f"acme{uid}"}
+    route = "/api/project-state/{client_id}/{app_id}/{project_id}"
+    params = {"client_id": f"acme{uid}", "app_id": "web", "project_id": "p1"}
+    status, _, _ = call(
+        "project_save",
+        http_api_v1_event("PUT", route, path_params=params, body={"state": {"a": 1}}, claims=claims),
+    )
+    assert status == 200
+    script = f"""
+import importlib.util, json, sys
+sys.path.insert(0, {str(ROOT / "infra" / "local")!r})
+from events import LambdaContext, http_api_v1_event
+spec = importlib.util.spec_from_file_location("app", {str(ROOT / "functions" / "project_load" / "app.py")!r})
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+event = http_api_v1_event("GET", {route!r}, path_params={params!r}, claims={claims!r})
+response = module.app(event, LambdaContext())
+print(json.dumps([json.loads(response["body"])["source"], sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))]))
+"""
+    env = {
+        "REDIS_URL": redis_url,
+        "MONGODB_URI": mongodb_uri,
+        "STATEWAY_SNAPSHOT_BUCKET": bucket,
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["cache", []]

@@ -82,6 +82,10 @@ def no_content() -> Reply:
     return Reply(None, 204)
 
 
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
 # Identity -------------------------------------------------------------------------
 
 
@@ -143,7 +147,7 @@ class ApiRequest:
         self.raw = request
         self.settings = settings
         context = request.context or {}
-        self.request_id: str = str(context.get("requestId") or uuid.uuid4().hex)
+        self.request_id: str = str(context.get("requestId") or new_request_id())
 
     @cached_property
     def identity(self) -> Identity:
@@ -299,7 +303,7 @@ def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[.
     def decorate(view: View) -> Callable[..., Response]:
         @functools.wraps(view)
         def handle(**path_params: str) -> Response:
-            request_id = uuid.uuid4().hex
+            request_id = ""
             try:
                 settings = get_settings()
                 _configure_logging(settings)
@@ -309,6 +313,7 @@ def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[.
                     _ = request.identity
                 return to_response(view(request, **path_params), request_id)
             except StatewayError as exc:
+                request_id = request_id or new_request_id()
                 if exc.status >= 500:
                     logger.error("request %s failed: %s", request_id, exc.code, exc_info=True)
                 else:
@@ -317,6 +322,7 @@ def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[.
                     exc = StatewayError(f"Internal error; request id {request_id}.")
                 return error_response(exc, request_id)
             except Exception:
+                request_id = request_id or new_request_id()
                 logger.exception("request %s failed unexpectedly", request_id)
                 return error_response(StatewayError(f"Internal error; request id {request_id}."), request_id)
 

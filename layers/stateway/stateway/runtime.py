@@ -135,12 +135,11 @@ def store() -> MongoStore:
 
 def snapshots() -> S3Snapshots:
     def build() -> S3Snapshots:
-        from stateway.tiers.s3_snapshots import S3Snapshots, make_s3_client
+        from stateway.tiers.s3_snapshots import S3Snapshots
 
         settings = get_settings()
-        return S3Snapshots(
-            make_s3_client(timeout_ms=settings.s3_timeout_ms), settings.require_snapshot_bucket()
-        )
+        # The boto3 client itself is built on the first S3 request, not here.
+        return S3Snapshots(None, settings.require_snapshot_bucket(), timeout_ms=settings.s3_timeout_ms)
 
     result: S3Snapshots = _once("snapshots", build)
     return result

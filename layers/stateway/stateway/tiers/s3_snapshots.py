@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from stateway.errors import SnapshotNotFound, SnapshotsUnavailable
@@ -106,9 +107,18 @@ def _translate_errors(action: str) -> Iterator[None]:
 class S3Snapshots:
     """Snapshots of project states in one bucket."""
 
-    def __init__(self, client: S3ClientLike, bucket: str) -> None:
-        self._client = client
+    def __init__(self, client: S3ClientLike | None, bucket: str, *, timeout_ms: int = 3000) -> None:
+        """``client`` ``None``: a boto3 client is built on first use (a cache hit never pays for it)."""
+        self._given = client
         self._bucket = bucket
+        self._timeout_ms = timeout_ms
+
+    @cached_property
+    def _client(self) -> S3ClientLike:
+        if self._given is not None:
+            return self._given
+        client: S3ClientLike = make_s3_client(timeout_ms=self._timeout_ms)
+        return client
 
     def put(self, prefix: str, version: int, saved_at: datetime, payload: bytes) -> SnapshotInfo:
         """Store one snapshot; ``payload`` is the JSON body ``{version, saved_at, state}``."""
