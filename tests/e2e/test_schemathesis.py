@@ -26,7 +26,6 @@ from hypothesis import HealthCheck, Phase, settings
 ROOT = Path(__file__).resolve().parents[2]
 ID = re.compile(r"[A-Za-z0-9_\-@][A-Za-z0-9_\-.@]{0,127}")
 FALLBACK_CALLER = ("alice", "acme")
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 # Statuses the document declares for a request that is valid by its schema, but not for the
 # state it meets: a stale If-Match (412) and a state over the server's size limit (413).
@@ -116,7 +115,7 @@ def test_every_operation_answers_as_documented(case: Any, gateway: Any) -> None:
     case.call_and_validate(base_url=gateway.url, session=HTTP)
 
 
-# Places where openapi.yaml and the server once disagreed, held in agreement ---------------------------------
+# Where openapi.yaml and the server once disagreed ------------------------------------------
 
 
 def document_schema(name: str) -> Any:
