@@ -65,30 +65,6 @@ def assert_route_miss(response: requests.Response) -> None:
     assert_error(response, {404, 405}, {"not_found", "method_not_allowed"})
 
 
-class OneConnectionPerRequest(requests.Session):
-    """A ``requests.Session`` that opens a new connection for every request.
-
-    On a kept-alive connection the local gateway answers each request about
-    40 ms late (its response is written in two parts, so Nagle's algorithm
-    meets the client's delayed ACK); a new connection each time keeps the
-    suite fast. Closing the pool after each response, rather than sending
-    ``Connection: close``, never races the server's close.
-    """
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self.close()
-
-
-def http_client(gateway: Any, user: str, client: str) -> requests.Session:
-    """A client of ``user`` in ``client`` (a bearer token from the gateway's secret)."""
-    session = OneConnectionPerRequest()
-    session.headers["Authorization"] = f"Bearer {gateway.token(user, client)}"
-    return session
-
-
 @pytest.fixture(scope="module")
 def store(gateway: Any) -> Iterator[Any]:
     client = mongo_client(gateway.mongo.uri)
@@ -138,7 +114,7 @@ class Victim:
 
     @property
     def api(self) -> requests.Session:
-        return http_client(self.gateway, self.user_id, self.client_id)
+        return self.gateway.session(self.user_id, self.client_id)
 
     def everything(self) -> dict[str, Any]:
         """What every tier holds: all documents, the victim's cache entries, the victim's snapshots."""
@@ -253,8 +229,8 @@ def test_bad_credentials_are_401_on_every_route_and_change_nothing(victim: Victi
 
 
 def test_another_users_or_clients_token_is_403_and_changes_nothing(victim: Victim) -> None:
-    mallory = http_client(victim.gateway, "mallory", victim.client_id)
-    outsider = http_client(victim.gateway, victim.user_id, "other-client")
+    mallory = victim.gateway.session("mallory", victim.client_id)
+    outsider = victim.gateway.session(victim.user_id, "other-client")
     for method, url, kwargs in every_route(victim):
         if "project-state" in url or "all" in kwargs.get("params", {}) or url.endswith("/list"):
             # Project state belongs to the client, and list / end-all act on the caller's own
@@ -380,7 +356,7 @@ def test_odd_but_valid_values_round_trip_exactly(gateway: Any, store: Any, cache
     """Unicode, ':', '/', NUL inside strings, 10 KB strings and the int64 bounds are data, kept as sent."""
     ids = {"client_id": f"odd-{uid}", "user_id": "alice", "app_id": "web", "project_id": "p1"}
     sid = "session:{client_id}:{user_id}:{app_id}:{project_id}".format(**ids)
-    api = http_client(gateway, "alice", ids["client_id"])
+    api = gateway.session("alice", ids["client_id"])
     value = {
         "é日本😀": "ünïcødé 😀",
         "a:b/c": "x:y/z",

@@ -21,30 +21,6 @@ WRITERS = 8
 KEYS_PER_WRITER = 6
 
 
-class OneConnectionPerRequest(requests.Session):
-    """A ``requests.Session`` that opens a new connection for every request.
-
-    On a kept-alive connection the local gateway answers each request about
-    40 ms late (its response is written in two parts, so Nagle's algorithm
-    meets the client's delayed ACK); a new connection each time keeps the
-    suite fast. Closing the pool after each response, rather than sending
-    ``Connection: close``, never races the server's close.
-    """
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self.close()
-
-
-def http_client(gateway: Any, user: str, client: str) -> requests.Session:
-    """A client of ``user`` in ``client`` (a bearer token from the gateway's secret)."""
-    session = OneConnectionPerRequest()
-    session.headers["Authorization"] = f"Bearer {gateway.token(user, client)}"
-    return session
-
-
 @pytest.fixture(scope="module")
 def store(gateway: Any) -> Iterator[Any]:
     """The gateway's MongoDB database, read directly."""
@@ -71,7 +47,7 @@ def all_at_once(
 ) -> list[T]:
     """Run ``work(i, session)`` in ``count`` threads released together; results in index order."""
     barrier = threading.Barrier(count)
-    sessions = [http_client(gateway, ids["user_id"], ids["client_id"]) for _ in range(count)]
+    sessions = [gateway.session(ids["user_id"], ids["client_id"]) for _ in range(count)]
 
     def run(i: int) -> T:
         barrier.wait(timeout=30)
@@ -88,7 +64,7 @@ def all_at_once(
 def test_concurrent_writers_of_distinct_keys_lose_nothing(
     gateway: Any, store: Any, ids: dict[str, str]
 ) -> None:
-    api = http_client(gateway, ids["user_id"], ids["client_id"])
+    api = gateway.session(ids["user_id"], ids["client_id"])
     assert api.post(f"{gateway.url}/api/session/init", json=ids).json()["version"] == 1
 
     def writer(i: int, s: requests.Session) -> list[tuple[str, int, int]]:
@@ -124,7 +100,7 @@ def test_concurrent_writers_of_distinct_keys_lose_nothing(
 
 
 def test_concurrent_navigation_appends_all_survive(gateway: Any, store: Any, ids: dict[str, str]) -> None:
-    api = http_client(gateway, ids["user_id"], ids["client_id"])
+    api = gateway.session(ids["user_id"], ids["client_id"])
     api.post(f"{gateway.url}/api/session/init", json=ids)
 
     def writer(i: int, s: requests.Session) -> int:
@@ -146,7 +122,7 @@ def test_concurrent_navigation_appends_all_survive(gateway: Any, store: Any, ids
 
 
 def test_conflicting_if_match_writers_one_wins(gateway: Any, store: Any, ids: dict[str, str]) -> None:
-    api = http_client(gateway, ids["user_id"], ids["client_id"])
+    api = gateway.session(ids["user_id"], ids["client_id"])
     api.post(f"{gateway.url}/api/session/init", json=ids)
     api.patch(
         f"{gateway.url}/api/session/update", json={"session_id": sid(ids), "key": "owner", "value": None}
@@ -174,7 +150,7 @@ def test_conflicting_if_match_writers_one_wins(gateway: Any, store: Any, ids: di
 
 
 def test_conflicting_if_match_project_saves_one_wins(gateway: Any, store: Any, ids: dict[str, str]) -> None:
-    api = http_client(gateway, ids["user_id"], ids["client_id"])
+    api = gateway.session(ids["user_id"], ids["client_id"])
     assert api.put(project_url(gateway, ids), json={"state": {"owner": None}}).json()["version"] == 1
 
     def saver(i: int, s: requests.Session) -> requests.Response:
@@ -214,7 +190,7 @@ def test_concurrent_init_creates_once(gateway: Any, store: Any, ids: dict[str, s
 
     assert store.sessions.count_documents({"_id": sid(ids)}) == 1
     assert store.sessions.count_documents({"client_id": ids["client_id"]}) == 1
-    api = http_client(gateway, ids["user_id"], ids["client_id"])
+    api = gateway.session(ids["user_id"], ids["client_id"])
     listed = api.get(f"{gateway.url}/api/session/list", params={"client_id": ids["client_id"]}).json()
     assert [s["session_id"] for s in listed["sessions"]] == [sid(ids)]
 

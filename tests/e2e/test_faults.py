@@ -37,30 +37,6 @@ ALL_UP = {"cache": "ok", "store": "ok", "snapshots": "ok"}
 UNAVAILABLE = {"unavailable", "store_unavailable", "cache_unavailable", "snapshots_unavailable"}
 
 
-class OneConnectionPerRequest(requests.Session):
-    """A ``requests.Session`` that opens a new connection for every request.
-
-    On a kept-alive connection the local gateway answers each request about
-    40 ms late (its response is written in two parts, so Nagle's algorithm
-    meets the client's delayed ACK); a new connection each time keeps the
-    suite fast. Closing the pool after each response, rather than sending
-    ``Connection: close``, never races the server's close.
-    """
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self.close()
-
-
-def http_client(gateway: Any, user: str, client: str) -> requests.Session:
-    """A client of ``user`` in ``client`` (a bearer token from the gateway's secret)."""
-    session = OneConnectionPerRequest()
-    session.headers["Authorization"] = f"Bearer {gateway.token(user, client)}"
-    return session
-
-
 @dataclass
 class Stack:
     gateway: Gateway
@@ -177,7 +153,7 @@ class Client:
     seen: list[tuple[str, str, int]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.http = http_client(self.stack.gateway, self.user_id, self.client_id)
+        self.http = self.stack.gateway.session(self.user_id, self.client_id)
 
     @property
     def url(self) -> str:

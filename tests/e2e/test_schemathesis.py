@@ -50,16 +50,6 @@ CONFIG = schemathesis.Config.from_dict(
 schema = schemathesis.openapi.from_path(ROOT / "openapi.yaml", config=CONFIG)
 
 
-class OneConnectionPerRequest(requests.Session):
-    """A new connection for every request (see test_abuse.py: kept-alive ones answer 40 ms late)."""
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        try:
-            return super().request(*args, **kwargs)
-        finally:
-            self.close()
-
-
 def valid_id(value: object) -> bool:
     return isinstance(value, str) and ID.fullmatch(value) is not None
 
@@ -80,7 +70,7 @@ def caller_of(case: Any) -> tuple[str, str]:
     return user, client
 
 
-HTTP = OneConnectionPerRequest()
+HTTP = requests.Session()
 # What the auth provider puts in a case; the test signs the real token when it sends the
 # case (some cases are built at collection, before the gateway and its secret exist).
 UNSIGNED = "Bearer token-for-the-cases-ids"
