@@ -254,3 +254,15 @@ print(json.dumps([json.loads(response["body"])["source"], sorted(m for m in sys.
     }
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["cache", []]
+
+
+def test_a_malformed_setting_fails_the_cold_start_naming_it() -> None:
+    script = f"""
+import importlib.util
+spec = importlib.util.spec_from_file_location("app", {str(ROOT / "functions" / "session_state" / "app.py")!r})
+module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+"""
+    env = {"STATEWAY_SESSION_TTL": "two hours", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert out.returncode != 0
+    assert "ConfigError: STATEWAY_SESSION_TTL must be a positive integer" in out.stderr

@@ -298,7 +298,13 @@ View = Callable[..., Reply]
 
 
 def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[..., Response]]:
-    """Wrap a view: request id, authentication first, errors to responses."""
+    """Wrap a view: request id, authentication first, errors to responses.
+
+    Runs at import, so a malformed setting fails the cold start with a
+    :class:`~stateway.errors.ConfigError` that names it (clients are still
+    built on first use).
+    """
+    get_settings()
 
     def decorate(view: View) -> Callable[..., Response]:
         @functools.wraps(view)
