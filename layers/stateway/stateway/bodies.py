@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from stateway import documents
 from stateway.clock import isoformat
 
 if TYPE_CHECKING:
@@ -23,7 +24,12 @@ def session_init(result: InitResult) -> dict[str, Any]:
 
 
 def session_state(result: SessionState, *, with_source: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {"session_id": result.session_id, "state": result.state, "version": result.version}
+    body: dict[str, Any] = {
+        "session_id": result.session_id,
+        # The cached JSON goes into the response as it is, never decoded and encoded again.
+        "state": documents.embed(result.payload),
+        "version": result.version,
+    }
     if with_source:
         body["source"] = result.source
     return body

@@ -57,6 +57,11 @@ def dumps(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def embed(payload: bytes) -> Any:
+    """Compact JSON bytes to place as they are inside a document given to :func:`dumps`."""
+    return orjson.Fragment(payload)
+
+
 def loads(payload: bytes | str) -> Any:
     return orjson.loads(payload)
 

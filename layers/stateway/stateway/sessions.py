@@ -35,9 +35,15 @@ Source = Literal["cache", "store", "default"]
 @dataclass(frozen=True, slots=True)
 class SessionState:
     session_id: str
-    state: dict[str, Any]
+    payload: bytes
+    """The state as compact JSON, exactly as cached: a cache hit is never decoded to be re-encoded."""
     version: int
     source: Source
+
+    @property
+    def state(self) -> dict[str, Any]:
+        state: dict[str, Any] = documents.loads(self.payload)
+        return state
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +88,8 @@ class SessionService:
         """
         cached = self._cache_get(ref.session_id)
         if cached is not None:
-            state, version = cached
-            return InitResult(ref.session_id, ref.namespace, state, version, created=False)
+            payload, version = cached
+            return InitResult(ref.session_id, ref.namespace, documents.loads(payload), version, created=False)
         stored, created = self._create(ref, env)
         return InitResult(ref.session_id, ref.namespace, stored.state, stored.version, created)
 
@@ -94,10 +100,10 @@ class SessionService:
             return SessionState(ref.session_id, cached[0], cached[1], "cache")
         stored = self._store.get_session(ref.session_id)
         if stored is not None:
-            self._cache_put(ref, stored)
-            return SessionState(ref.session_id, stored.state, stored.version, "store")
+            return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
         stored, created = self._create(ref, None)
-        return SessionState(ref.session_id, stored.state, stored.version, "default" if created else "store")
+        payload = documents.dumps(stored.state)
+        return SessionState(ref.session_id, payload, stored.version, "default" if created else "store")
 
     def list_sessions(self, client_id: str, user_id: str) -> SessionList:
         """The user's sessions within a client (the durable namespace), newest first."""
@@ -129,8 +135,7 @@ class SessionService:
             expected_version=expected_version,
             now=self._clock(),
         )
-        self._cache_put(ref, stored)
-        return SessionState(ref.session_id, stored.state, stored.version, "store")
+        return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
 
     def add_navigation(
         self, ref: SessionRef, entry: dict[str, Any], *, expected_version: int | None = None
@@ -148,8 +153,7 @@ class SessionService:
             expected_version=expected_version,
             now=self._clock(),
         )
-        self._cache_put(ref, stored)
-        return SessionState(ref.session_id, stored.state, stored.version, "store")
+        return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
 
     def end(self, ref: SessionRef) -> None:
         """Remove the session from store, cache and namespace. Idempotent."""
@@ -200,7 +204,7 @@ class SessionService:
         self._cache_put(ref, stored)
         return stored, created
 
-    def _cache_get(self, session_id: str) -> tuple[dict[str, Any], int] | None:
+    def _cache_get(self, session_id: str) -> tuple[bytes, int] | None:
         try:
             entry = self._cache.get(session_id, slide_ttl=self._settings.session_ttl)
         except CacheUnavailable:
@@ -208,20 +212,23 @@ class SessionService:
             return None
         if entry is None:
             return None
-        return documents.loads(entry.payload), entry.version
+        return entry.payload, entry.version
 
-    def _cache_put(self, ref: SessionRef, stored: StoredSession) -> None:
+    def _cache_put(self, ref: SessionRef, stored: StoredSession) -> bytes:
+        """Cache the stored state (best effort); return it as compact JSON."""
+        payload = documents.dumps(stored.state)
         try:
             self._cache.put(
                 ref.session_id,
                 stored.version,
-                documents.dumps(stored.state),
+                payload,
                 self._settings.session_ttl,
                 namespace=ref.namespace,
                 member=ref.session_id,
             )
         except CacheUnavailable:
             self._cache_failed("write")
+        return payload
 
     def _cache_delete(self, *keys: str, namespace: str | None = None, members: tuple[str, ...] = ()) -> None:
         try:
