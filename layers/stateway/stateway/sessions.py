@@ -90,7 +90,7 @@ class SessionService:
         if cached is not None:
             payload, version = cached
             return InitResult(ref.session_id, ref.namespace, documents.loads(payload), version, created=False)
-        stored, created = self._create(ref, env)
+        stored, _, created = self._create(ref, env)
         return InitResult(ref.session_id, ref.namespace, stored.state, stored.version, created)
 
     def state(self, ref: SessionRef) -> SessionState:
@@ -101,8 +101,7 @@ class SessionService:
         stored = self._store.get_session(ref.session_id)
         if stored is not None:
             return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
-        stored, created = self._create(ref, None)
-        payload = documents.dumps(stored.state)
+        stored, payload, created = self._create(ref, None)
         return SessionState(ref.session_id, payload, stored.version, "default" if created else "store")
 
     def list_sessions(self, client_id: str, user_id: str) -> SessionList:
@@ -189,7 +188,8 @@ class SessionService:
             "navigation": [],
         }
 
-    def _create(self, ref: SessionRef, env: dict[str, Any] | None) -> tuple[StoredSession, bool]:
+    def _create(self, ref: SessionRef, env: dict[str, Any] | None) -> tuple[StoredSession, bytes, bool]:
+        """Create the session unless it exists; return it, its state as compact JSON, and whether it was created."""
         state = self.default_state(ref, env)
         documents.encoded_within(state, self._settings.max_state_bytes)
         stored, created = self._store.create_session(
@@ -201,8 +201,7 @@ class SessionService:
             state=state,
             now=self._clock(),
         )
-        self._cache_put(ref, stored)
-        return stored, created
+        return stored, self._cache_put(ref, stored), created
 
     def _cache_get(self, session_id: str) -> tuple[bytes, int] | None:
         try:
