@@ -1,26 +1,20 @@
-"""Clients for the tests, with the short timeouts a fault test wants."""
+"""Clients for the tests, with the short timeouts a fault test wants (the layer's own builders)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 
-def redis_client(url: str, timeout_ms: int = 300) -> Any:
+def redis_client(url: str, timeout_ms: int = 300, *, cluster: bool = False) -> Any:
     from stateway.tiers.redis_cache import make_redis_client
 
-    return make_redis_client(url, timeout_ms=timeout_ms)
+    return make_redis_client(url, timeout_ms=timeout_ms, cluster=cluster)
 
 
-def mongo_client(uri: str, timeout_ms: int = 1500) -> Any:
-    from pymongo import MongoClient
+def mongo_client(uri: str, timeout_ms: int = 1500, **options: Any) -> Any:
+    from stateway.tiers.mongo_store import make_mongo_client
 
-    return MongoClient(
-        uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
-    )
+    return make_mongo_client(uri, timeout_ms=timeout_ms, **options)
 
 
 def s3_client(endpoint: str, **credentials: str) -> Any:

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
 from clients import mongo_client, redis_client, s3_client  # noqa: E402
+from redis_cluster import RedisClusterServer  # noqa: E402
 from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
 
 from stateway.config import Settings  # noqa: E402
@@ -45,6 +46,21 @@ def redis_url(workdir: Path) -> Iterator[str]:
         return
     with RedisServer(workdir / "redis") as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(workdir: Path) -> Iterator[RedisClusterServer]:
+    """A real 3-master Redis Cluster (what ElastiCache Serverless is), shared by the suites."""
+    with RedisClusterServer(workdir / "redis-cluster") as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def cluster_redis(redis_cluster: RedisClusterServer) -> Iterator[Any]:
+    """The layer's cluster client (``STATEWAY_REDIS_CLUSTER=true``) on the shared cluster."""
+    client = redis_client(redis_cluster.url, cluster=True)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

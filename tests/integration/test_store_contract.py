@@ -12,7 +12,15 @@ import pytest
 from clients import mongo_client
 from servers import MongoServer
 
-from stateway.errors import PayloadTooLarge, PreconditionFailed, SessionNotFound, StoreUnavailable
+from stateway import documents
+from stateway.errors import (
+    PayloadTooLarge,
+    PreconditionFailed,
+    SessionNotFound,
+    StoreBug,
+    StoreUnavailable,
+    WriteConflict,
+)
 from stateway.tiers.mongo_store import MongoStore
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -167,9 +175,12 @@ def test_project_save_versions_and_expected_version(store: MongoStore) -> None:
     assert got is not None and got.state == {"x": 2}
 
 
-def test_indexes_are_idempotent(store: MongoStore) -> None:
+def test_indexes_are_idempotent(store: MongoStore, mongo_db: Any) -> None:
     store.ensure_indexes()
     store.ensure_indexes()
+    indexes = mongo_db.sessions.index_information()
+    assert indexes["namespace_updated"]["key"] == [("client_id", 1), ("user_id", 1), ("updated_at", -1)]
+    assert sorted(indexes) == ["_id_", "namespace_updated"]
 
 
 def test_store_down_is_unavailable_never_none(tmp_path: Path) -> None:
@@ -202,3 +213,159 @@ def test_racing_first_saves_get_distinct_versions(store: MongoStore) -> None:
     for t in threads:
         t.join()
     assert sorted(versions) == list(range(1, 9))
+
+
+# Size bookkeeping: the limit without $bsonSize (DocumentDB 5.0 has none). ------------
+
+
+def set_key(store: MongoStore, sid: str, key: str, value: Any, max_bytes: int = 100_000) -> Any:
+    return store.set_session_key(
+        sid,
+        key,
+        value,
+        value_bytes=len(documents.dumps(value)),
+        max_bytes=max_bytes,
+        expected_version=None,
+        now=NOW,
+    )
+
+
+def push(store: MongoStore, sid: str, entry: dict[str, Any], limit: int = 3, max_bytes: int = 100_000) -> Any:
+    return store.push_navigation(
+        sid,
+        entry,
+        limit=limit,
+        entry_bytes=len(documents.dumps(entry)),
+        max_bytes=max_bytes,
+        expected_version=None,
+        now=NOW,
+    )
+
+
+def assert_sizes_match(mongo_db: Any, sid: str) -> int:
+    """The stored bookkeeping equals what the state measures as compact JSON; returns that size."""
+    doc = mongo_db.sessions.find_one({"_id": sid})
+    state = doc["state"]
+    assert doc["sizes"]["key"] == documents.member_sizes(state)
+    assert doc["sizes"]["members"] + 1 == len(documents.dumps(state))
+    assert doc["sizes"]["navigation"] == [len(documents.dumps(e)) for e in state["navigation"]]
+    return len(documents.dumps(state))
+
+
+def test_sizes_follow_every_kind_of_write(store: MongoStore, sid: str, mongo_db: Any) -> None:
+    create(store, sid, env={"locale": "en"})
+    assert_sizes_match(mongo_db, sid)
+    set_key(store, sid, "theme", "dark")
+    set_key(store, sid, "theme", {"mode": "dark", "accents": ["é", "✓"]})
+    set_key(store, sid, "n", 2**62)
+    for i in range(5):
+        push(store, sid, {"path": f"/p{i}" * (i + 1)})
+    set_key(store, sid, "navigation", [{"path": "/a"}, {"path": "/bb"}])
+    push(store, sid, {"path": "/c"})
+    assert_sizes_match(mongo_db, sid)
+    assert [e["path"] for e in mongo_db.sessions.find_one({"_id": sid})["state"]["navigation"]] == [
+        "/a",
+        "/bb",
+        "/c",
+    ]
+
+
+def test_the_limit_is_exact_to_the_byte(store: MongoStore, sid: str, mongo_db: Any) -> None:
+    create(store, sid)
+    size = assert_sizes_match(mongo_db, sid)
+    # A new member "pad":"<n x>" adds len('"pad":') + n + 2 quotes + 1 comma.
+    room = 1000 - size - len('"pad":""') - 1
+    with pytest.raises(PayloadTooLarge):
+        set_key(store, sid, "pad", "x" * (room + 1), max_bytes=1000)
+    set_key(store, sid, "pad", "x" * room, max_bytes=1000)
+    assert assert_sizes_match(mongo_db, sid) == 1000
+    with pytest.raises(PayloadTooLarge):
+        push(store, sid, {}, max_bytes=1000)
+    # Shrinking is always allowed.
+    set_key(store, sid, "pad", "", max_bytes=1000)
+    assert assert_sizes_match(mongo_db, sid) < 1000
+
+
+def test_concurrent_writers_of_different_keys_never_pass_the_limit(
+    store: MongoStore, sid: str, mongo_db: Any
+) -> None:
+    create(store, sid)
+    size = assert_sizes_match(mongo_db, sid)
+    landed: list[str] = []
+    refused: list[str] = []
+
+    def write(k: int) -> None:
+        try:
+            set_key(store, sid, f"k{k}", "x" * 90, max_bytes=size + 500)
+            landed.append(f"k{k}")
+        except PayloadTooLarge:
+            refused.append(f"k{k}")
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Each member is 4 + 92 + 2 = 98 bytes (k10 and k11 one more): 5 fit in 500, never 6.
+    assert len(landed) == 5 and len(refused) == 7
+    doc = mongo_db.sessions.find_one({"_id": sid})
+    assert sorted(k for k in doc["state"] if k.startswith("k")) == sorted(landed)
+    assert doc["version"] == 1 + len(landed)
+    assert assert_sizes_match(mongo_db, sid) <= size + 500
+
+
+def test_racing_writers_of_one_key_all_land_and_sizes_stay_true(
+    store: MongoStore, sid: str, mongo_db: Any
+) -> None:
+    create(store, sid)
+    errors: list[Exception] = []
+
+    def write(k: int) -> None:
+        for i in range(10):
+            try:
+                set_key(store, sid, "shared", "v" * (k + i))
+                push(store, sid, {"k": k, "i": i}, limit=4)
+            except WriteConflict as exc:  # pragma: no cover - only under extreme contention
+                errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert mongo_db.sessions.find_one({"_id": sid})["version"] == 1 + 6 * 10 * 2
+    assert_sizes_match(mongo_db, sid)
+
+
+def test_a_document_from_before_size_bookkeeping_gets_its_sizes(
+    store: MongoStore, sid: str, mongo_db: Any
+) -> None:
+    mongo_db.sessions.insert_one(
+        {
+            "_id": sid,
+            "client_id": "c",
+            "user_id": "u",
+            "app_id": "a",
+            "project_id": "p",
+            "state": {"navigation": [{"path": "/old"}], "theme": "dark"},
+            "version": 4,
+            "created_at": NOW,
+            "updated_at": NOW,
+        }
+    )
+    after = push(store, sid, {"path": "/new"})
+    assert after.version == 5 and [e["path"] for e in after.state["navigation"]] == ["/old", "/new"]
+    assert_sizes_match(mongo_db, sid)
+
+
+def test_a_write_the_server_refuses_is_a_bug_not_an_outage(
+    store: MongoStore, sid: str, mongo_db: Any
+) -> None:
+    create(store, sid)
+    # Someone else's code broke the document: state is no longer an object.
+    mongo_db.sessions.update_one({"_id": sid}, {"$set": {"state": "not an object"}})
+    with pytest.raises(StoreBug) as info:
+        set_key(store, sid, "theme", "dark")
+    assert not isinstance(info.value, StoreUnavailable)
+    assert info.value.status == 500

@@ -18,9 +18,11 @@ from stateway.errors import ConfigError
 
 # The names, in one place. The SAM template passes exactly these (tested).
 REDIS_URL = "REDIS_URL"
+REDIS_CLUSTER = "STATEWAY_REDIS_CLUSTER"
 MONGODB_URI = "MONGODB_URI"
 MONGODB_URI_SOURCE = "STATEWAY_MONGODB_URI_SOURCE"
 MONGODB_DB = "STATEWAY_MONGODB_DB"
+MONGODB_TLS_CA_FILE = "STATEWAY_MONGODB_TLS_CA_FILE"
 SNAPSHOT_BUCKET = "STATEWAY_SNAPSHOT_BUCKET"
 SESSION_TTL = "STATEWAY_SESSION_TTL"
 PROJECT_TTL = "STATEWAY_PROJECT_TTL"
@@ -40,9 +42,11 @@ LOG_LEVEL = "STATEWAY_LOG_LEVEL"
 #: such as ``AWS_ENDPOINT_URL_S3`` are read by boto3 itself).
 ENV_NAMES: tuple[str, ...] = (
     REDIS_URL,
+    REDIS_CLUSTER,
     MONGODB_URI,
     MONGODB_URI_SOURCE,
     MONGODB_DB,
+    MONGODB_TLS_CA_FILE,
     SNAPSHOT_BUCKET,
     SESSION_TTL,
     PROJECT_TTL,
@@ -67,9 +71,13 @@ class Settings:
     """The validated configuration of one deployment."""
 
     redis_url: str | None = None
+    redis_cluster: bool = False
+    """Use redis-py's cluster client (ElastiCache Serverless and every cluster-mode cache)."""
     mongodb_uri: str | None = None
     mongodb_uri_source: str | None = None
     mongodb_db: str = "stateway"
+    mongodb_tls_ca_file: str | None = None
+    """A CA bundle for the store's TLS (Amazon DocumentDB: the RDS global bundle)."""
     snapshot_bucket: str | None = None
     session_ttl: int = 7200
     project_ttl: int = 3600
@@ -108,6 +116,20 @@ class Settings:
                 raise ConfigError(f"{name} must be a positive integer, got {raw!r}.")
             return value
 
+        def boolean(name: str) -> bool:
+            raw = text(name)
+            if raw is None:
+                return False
+            if raw.lower() in ("true", "1", "yes"):
+                return True
+            if raw.lower() in ("false", "0", "no"):
+                return False
+            raise ConfigError(f"{name} must be true or false, got {raw!r}.")
+
+        ca_file = text(MONGODB_TLS_CA_FILE)
+        if ca_file is not None and not os.path.isfile(ca_file):
+            raise ConfigError(f"{MONGODB_TLS_CA_FILE} names no readable file: {ca_file!r}.")
+
         classifier: dict[str, Any] = {}
         raw_classifier = text(CLASSIFIER_CONFIG)
         if raw_classifier is not None:
@@ -131,9 +153,11 @@ class Settings:
 
         values: dict[str, Any] = {
             "redis_url": text(REDIS_URL),
+            "redis_cluster": boolean(REDIS_CLUSTER),
             "mongodb_uri": text(MONGODB_URI),
             "mongodb_uri_source": source,
             "mongodb_db": text(MONGODB_DB) or "stateway",
+            "mongodb_tls_ca_file": ca_file,
             "snapshot_bucket": text(SNAPSHOT_BUCKET),
             "session_ttl": positive_int(SESSION_TTL, 7200),
             "project_ttl": positive_int(PROJECT_TTL, 3600),

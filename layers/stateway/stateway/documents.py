@@ -66,6 +66,32 @@ def loads(payload: bytes | str) -> Any:
     return orjson.loads(payload)
 
 
+# Sizes, one member at a time. A state's compact JSON is ``{`` + its members
+# joined by ``,`` + ``}``; counting each member with one comma, the whole is the
+# members' sum plus one byte (two when there is no member). The store keeps the
+# members' sizes so that it can judge a one-key write without reading the state.
+
+
+def member_bytes(key: str, value_bytes: int) -> int:
+    """What one object member ``"key":<value>`` adds to the object's compact JSON, its comma included."""
+    return len(dumps(key)) + value_bytes + 2
+
+
+def object_bytes(members_total: int, members: int) -> int:
+    """The compact JSON size of an object whose members' :func:`member_bytes` sum to ``members_total``."""
+    return members_total + 1 if members else 2
+
+
+def array_bytes(item_sizes: list[int]) -> int:
+    """The compact JSON size of an array whose items encode to ``item_sizes`` bytes each."""
+    return 2 + sum(item_sizes) + max(0, len(item_sizes) - 1)
+
+
+def member_sizes(state: dict[str, Any]) -> dict[str, int]:
+    """:func:`member_bytes` of each top-level member of ``state``."""
+    return {key: member_bytes(key, len(dumps(value))) for key, value in state.items()}
+
+
 def encoded_within(value: Any, max_bytes: int, *, what: str = "state") -> bytes:
     """Check ``value``, encode it, and raise :class:`PayloadTooLarge` if it is over ``max_bytes``."""
     check_document(value, what=what)

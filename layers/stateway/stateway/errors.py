@@ -21,6 +21,24 @@ class StatewayError(Exception):
         super().__init__(self.message)
 
 
+class BackendBug(StatewayError):
+    """A tier answered with an error that is a bug, not an outage.
+
+    A script error, ``WRONGTYPE``, ``CROSSSLOT``, an operator the store does
+    not know, a failed validation: retrying will not help, so it is never
+    reported as "unavailable" and never read as a cache miss. It answers a
+    generic 500 and is logged with its traceback.
+    """
+
+
+class CacheBug(BackendBug):
+    default_message = "The cache refused a command."
+
+
+class StoreBug(BackendBug):
+    default_message = "The durable store refused a command."
+
+
 class ConfigError(StatewayError):
     """A setting is missing or malformed; raised at cold start."""
 
@@ -94,6 +112,17 @@ class ProjectNotFound(NotFound):
 class SnapshotNotFound(NotFound):
     code = "snapshot_not_found"
     default_message = "The snapshot does not exist."
+
+
+# 409 -------------------------------------------------------------------------
+
+
+class WriteConflict(StatewayError):
+    """Concurrent writers kept changing the same key; nothing was written by this request."""
+
+    status = 409
+    code = "write_conflict"
+    default_message = "The key kept changing under concurrent writes; nothing was written, try again."
 
 
 # 412 / 413 / 415 -------------------------------------------------------------

@@ -24,6 +24,7 @@ _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 SESSION_PREFIX = "session"
 NAMESPACE_PREFIX = "namespace"
 PROJECT_STATE_PREFIX = "project_state"
+HEALTH_PREFIX = "health"
 SNAPSHOT_ROOT = "project-state"
 
 
@@ -97,6 +98,18 @@ def parse_session_id(value: object) -> SessionRef:
 def namespace_key(client_id: object, user_id: object) -> str:
     """``namespace:<client_id>:<user_id>``: the set of one user's sessions within a client."""
     return f"{NAMESPACE_PREFIX}:{validate_id('client_id', client_id)}:{validate_id('user_id', user_id)}"
+
+
+def health_key(token: str) -> str:
+    """``health:<token>``: the key a health check writes, reads back and deletes.
+
+    Its prefix is none of the contract's, so it can never be a session, a
+    namespace or a project state; ``token`` is the checking process's own, so
+    concurrent checks never delete each other's key.
+    """
+    if not token.isascii() or not token.isalnum():
+        raise ValueError("a health token is ASCII letters and digits")
+    return f"{HEALTH_PREFIX}:{token}"
 
 
 @dataclass(frozen=True, slots=True)

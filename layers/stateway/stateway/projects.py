@@ -20,7 +20,8 @@ from typing import Any, Literal
 from stateway import documents
 from stateway.clock import Clock, isoformat, parse_isoformat, utcnow
 from stateway.config import Settings
-from stateway.errors import CacheUnavailable, InvalidState, ProjectNotFound, SnapshotsUnavailable
+from stateway.errors import InvalidState, ProjectNotFound, SnapshotsUnavailable
+from stateway.guarded_cache import GuardedCache
 from stateway.ids import ProjectRef
 from stateway.metrics import METRICS, Metrics
 from stateway.tiers.mongo_store import MongoStore
@@ -72,7 +73,7 @@ class ProjectService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
-        self._cache = cache
+        self._cache = GuardedCache(cache, metrics)
         self._snapshots = snapshots
         self._settings = settings
         self._clock = clock
@@ -165,11 +166,7 @@ class ProjectService:
         return SaveResult(version, saved_at, info.id, "ok")
 
     def _cache_get(self, ref: ProjectRef) -> ProjectState | None:
-        try:
-            entry = self._cache.get(ref.cache_key)
-        except CacheUnavailable:
-            self._cache_failed("read")
-            return None
+        entry = self._cache.get(ref.cache_key)
         if entry is None:
             return None
         body = documents.loads(entry.payload)
@@ -177,11 +174,4 @@ class ProjectService:
 
     def _cache_put(self, ref: ProjectRef, state: dict[str, Any], version: int, saved_at: datetime) -> None:
         payload = documents.dumps({"saved_at": isoformat(saved_at), "state": state})
-        try:
-            self._cache.put(ref.cache_key, version, payload, self._settings.project_ttl)
-        except CacheUnavailable:
-            self._cache_failed("write")
-
-    def _cache_failed(self, action: str) -> None:
-        logger.warning("project cache %s failed; continuing with the store", action, exc_info=True)
-        self._metrics.incr(f"cache_{action}_failures")
+        self._cache.put(ref.cache_key, version, payload, self._settings.project_ttl)

@@ -8,13 +8,16 @@ use (so a session function never builds, or imports, an S3 client), and
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from stateway.config import MONGODB_URI_SOURCE, Settings, clear_settings_cache, get_settings
-from stateway.errors import ConfigError, StatewayError
+from stateway.errors import BackendBug, ConfigError, StatewayError, StoreUnavailable
+from stateway.ids import health_key
 
 if TYPE_CHECKING:
     from stateway.projects import ProjectService
@@ -22,6 +25,8 @@ if TYPE_CHECKING:
     from stateway.tiers.mongo_store import MongoStore
     from stateway.tiers.redis_cache import RedisCache
     from stateway.tiers.s3_snapshots import S3Snapshots
+
+logger = logging.getLogger("stateway.runtime")
 
 _lock = threading.RLock()
 _built: dict[str, Any] = {}
@@ -87,25 +92,33 @@ def redis_client() -> Any:
         from stateway.tiers.redis_cache import make_redis_client
 
         settings = get_settings()
-        return make_redis_client(settings.require_redis_url(), timeout_ms=settings.redis_timeout_ms)
+        return make_redis_client(
+            settings.require_redis_url(),
+            timeout_ms=settings.redis_timeout_ms,
+            cluster=settings.redis_cluster,
+        )
 
     return _once("redis_client", build)
 
 
 def mongo_client() -> Any:
     def build() -> Any:
-        from pymongo import MongoClient
+        from pymongo.errors import ConfigurationError
+
+        from stateway.tiers.mongo_store import is_transient, make_mongo_client
 
         settings = get_settings()
-        timeout = settings.mongodb_timeout_ms
-        return MongoClient(
-            resolve_mongodb_uri(settings),
-            tz_aware=True,
-            serverSelectionTimeoutMS=timeout,
-            connectTimeoutMS=timeout,
-            socketTimeoutMS=timeout,
-            appname="stateway",
-        )
+        uri = resolve_mongodb_uri(settings)
+        try:
+            return make_mongo_client(
+                uri, timeout_ms=settings.mongodb_timeout_ms, tls_ca_file=settings.mongodb_tls_ca_file
+            )
+        except ConfigurationError as exc:
+            # A mongodb+srv URI is resolved here: a failed lookup is an outage (nothing is
+            # kept, the next request tries again); anything else is a malformed URI.
+            if is_transient(exc):
+                raise StoreUnavailable("The durable store's address could not be resolved.") from exc
+            raise ConfigError("The MongoDB URI or its options are not valid.") from exc
 
     return _once("mongo_client", build)
 
@@ -180,18 +193,29 @@ class Health:
         return self.store == "ok"
 
 
+_HEALTH_TOKEN = uuid.uuid4().hex
+
+
 def health() -> Health:
-    """Ping each tier; a tier that fails or is not configured is ``"down"``."""
+    """Check each tier; a tier that fails or is not configured is ``"down"``.
+
+    The cache is "ok" only when a write, a read and a delete of a key of this
+    process's own work (a PING proves only that something answers). A tier
+    that answers with a bug is "down" too, and logged at ERROR with its traceback.
+    """
 
     def check(probe: Any) -> Status:
         try:
             probe()
+        except BackendBug:
+            logger.error("health check failed with a bug", exc_info=True)
+            return "down"
         except (StatewayError, OSError):
             return "down"
         return "ok"
 
     return Health(
-        cache=check(lambda: cache().ping()),
+        cache=check(lambda: cache().probe(health_key(_HEALTH_TOKEN))),
         store=check(lambda: store().ping()),
         snapshots=check(lambda: snapshots().ping()),
     )

@@ -9,25 +9,24 @@ Order, always:
 
 A store that cannot answer raises :class:`~stateway.errors.StoreUnavailable`;
 it is never taken for "no session", so defaults are never built over real
-data. A cache that cannot answer is a miss.
+data. A cache that cannot answer is a miss; a cache error that is a bug is
+never one (see :mod:`stateway.guarded_cache`).
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from stateway import documents
 from stateway.clock import Clock, utcnow
 from stateway.config import Settings
-from stateway.errors import CacheUnavailable, InvalidState
+from stateway.errors import InvalidState
+from stateway.guarded_cache import GuardedCache
 from stateway.ids import SessionRef, namespace_key, validate_key
 from stateway.metrics import METRICS, Metrics
 from stateway.tiers.mongo_store import MongoStore, SessionSummary, StoredSession
 from stateway.tiers.redis_cache import RedisCache
-
-logger = logging.getLogger("stateway.sessions")
 
 Source = Literal["cache", "store", "default"]
 
@@ -74,10 +73,9 @@ class SessionService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
-        self._cache = cache
+        self._cache = GuardedCache(cache, metrics)
         self._settings = settings
         self._clock = clock
-        self._metrics = metrics
 
     # reads ---------------------------------------------------------------------
 
@@ -157,19 +155,15 @@ class SessionService:
     def end(self, ref: SessionRef) -> None:
         """Remove the session from store, cache and namespace. Idempotent."""
         self._store.delete_session(ref.session_id)
-        self._cache_delete(ref.session_id, namespace=ref.namespace, members=(ref.session_id,))
+        self._cache.delete(ref.session_id, namespace=ref.namespace, members=(ref.session_id,))
 
     def end_all(self, client_id: str, user_id: str) -> list[str]:
         """End every session of a user within a client; return the ids that were stored."""
         namespace = namespace_key(client_id, user_id)
         ended = self._store.delete_sessions(client_id, user_id)
-        try:
-            cached = self._cache.namespace_members(namespace)
-        except CacheUnavailable:
-            self._cache_failed("namespace read")
-            cached = set()
-        # The namespace set itself goes too.
-        self._cache_delete(*sorted(set(ended) | cached), namespace)
+        cached = self._cache.namespace_members(namespace)
+        # One DEL per key (they live on different masters of a cluster); the set itself goes too.
+        self._cache.delete(*sorted(set(ended) | cached), namespace)
         return ended
 
     # helpers -------------------------------------------------------------------
@@ -204,11 +198,7 @@ class SessionService:
         return stored, self._cache_put(ref, stored), created
 
     def _cache_get(self, session_id: str) -> tuple[bytes, int] | None:
-        try:
-            entry = self._cache.get(session_id, slide_ttl=self._settings.session_ttl)
-        except CacheUnavailable:
-            self._cache_failed("read")
-            return None
+        entry = self._cache.get(session_id, slide_ttl=self._settings.session_ttl)
         if entry is None:
             return None
         return entry.payload, entry.version
@@ -216,25 +206,12 @@ class SessionService:
     def _cache_put(self, ref: SessionRef, stored: StoredSession) -> bytes:
         """Cache the stored state (best effort); return it as compact JSON."""
         payload = documents.dumps(stored.state)
-        try:
-            self._cache.put(
-                ref.session_id,
-                stored.version,
-                payload,
-                self._settings.session_ttl,
-                namespace=ref.namespace,
-                member=ref.session_id,
-            )
-        except CacheUnavailable:
-            self._cache_failed("write")
+        self._cache.put(
+            ref.session_id,
+            stored.version,
+            payload,
+            self._settings.session_ttl,
+            namespace=ref.namespace,
+            member=ref.session_id,
+        )
         return payload
-
-    def _cache_delete(self, *keys: str, namespace: str | None = None, members: tuple[str, ...] = ()) -> None:
-        try:
-            self._cache.delete(*keys, namespace=namespace, members=members)
-        except CacheUnavailable:
-            self._cache_failed("delete")
-
-    def _cache_failed(self, action: str) -> None:
-        logger.warning("session cache %s failed; continuing with the store", action, exc_info=True)
-        self._metrics.incr(f"cache_{action.replace(' ', '_')}_failures")

@@ -1,25 +1,35 @@
-"""The Redis cache tier.
+"""The Redis cache tier, on a single node or a Redis Cluster (ElastiCache Serverless is one).
 
 A cached entry is one Redis string: ``b"<version>\\n<compact JSON>"``. The
 version prefix lets a Lua script refuse to replace a newer entry with an older
 one without decoding JSON inside Redis (Redis's cjson turns ``[]`` into ``{}``
 and rounds big integers, so the JSON itself is never touched there).
 
-Reads that slide the TTL use ``GETEX key EX ttl``: one command, one round trip.
-Every client error becomes :class:`~stateway.errors.CacheUnavailable`.
+No command touches two keys, so every command routes to one hash slot on a
+cluster: the version-guarded write is a one-key script, and namespace
+maintenance and deletes are single-key commands sent in one pipeline (a
+cluster client splits it by node). Reads that slide the TTL use
+``GETEX key EX ttl``: one command, one round trip.
+
+Errors are sorted at this boundary (:func:`classify`): an outage (refused,
+timed out, cluster down, a redirect the client could not follow) is
+:class:`~stateway.errors.CacheUnavailable`; anything else (a script error,
+``WRONGTYPE``, ``CROSSSLOT``, a cluster client that cannot route a command) is
+:class:`~stateway.errors.CacheBug`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
-from stateway.errors import CacheUnavailable
+from stateway.errors import CacheBug, CacheUnavailable
 
-# KEYS[1] entry key; ARGV[1] version; ARGV[2] entry; ARGV[3] ttl seconds;
-# optional KEYS[2] namespace set, ARGV[4] member to add to it.
+# KEYS[1] entry key; ARGV[1] version; ARGV[2] entry; ARGV[3] ttl seconds.
 _SET_IF_NOT_OLDER = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -32,33 +42,19 @@ if cur then
   end
 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-if KEYS[2] then
-  redis.call('SADD', KEYS[2], ARGV[4])
-  redis.call('EXPIRE', KEYS[2], ARGV[3])
-end
 return 1
 """
-
-
-class ScriptLike(Protocol):
-    def __call__(self, keys: list[str], args: list[Any]) -> Any: ...
-
-
-class RedisPipelineLike(Protocol):
-    def delete(self, *names: str) -> Any: ...
-    def srem(self, name: str, *values: str) -> Any: ...
-    def execute(self) -> list[Any]: ...
+_SET_IF_NOT_OLDER_SHA = hashlib.sha1(_SET_IF_NOT_OLDER.encode()).hexdigest()
 
 
 class RedisClientLike(Protocol):
-    """The part of ``redis.Redis`` this tier uses."""
+    """The part of ``redis.Redis`` and ``redis.cluster.RedisCluster`` this tier uses."""
 
     def get(self, name: str) -> Any: ...
     def getex(self, name: str, ex: int | None = None) -> Any: ...
-    def delete(self, *names: str) -> Any: ...
     def smembers(self, name: str) -> Any: ...
-    def ping(self) -> Any: ...
-    def register_script(self, script: str) -> Any: ...
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any: ...
+    def script_load(self, script: str) -> Any: ...
     def pipeline(self, transaction: bool = True) -> Any: ...
 
 
@@ -81,29 +77,70 @@ def decode_entry(raw: bytes) -> CachedEntry | None:
     return CachedEntry(int(head), payload)
 
 
+Kind = Literal["unavailable", "bug"]
+
+
+def classify(exc: BaseException) -> Kind:
+    """Whether a client error is an outage (served around) or a bug (never hidden).
+
+    Outages: the connection failed or timed out (not a failed login), the
+    cluster is down or moving slots (``CLUSTERDOWN``, ``TRYAGAIN``, a
+    ``MOVED``/``ASK`` the client could not follow, a read-only replica
+    mid-failover, a slot no node covers), the node is loading or out of
+    memory, or the cluster client could not reach any node. Everything else
+    is a bug.
+    """
+    from redis import exceptions as rx
+
+    if isinstance(exc, rx.AuthenticationError | rx.AuthorizationError):
+        return "bug"
+    if isinstance(
+        exc,
+        rx.ConnectionError
+        | rx.TimeoutError
+        | rx.ClusterDownError
+        | rx.TryAgainError
+        | rx.AskError
+        | rx.ReadOnlyError
+        | rx.OutOfMemoryError
+        | rx.SlotNotCoveredError
+        | OSError,
+    ):
+        return "unavailable"
+    if isinstance(exc, rx.RedisClusterException):
+        # The cluster client wraps "no startup node answered" around the connection
+        # error; and a cluster that lost a master has slots that no node covers.
+        cause = exc.__cause__
+        if cause is not None and cause is not exc and classify(cause) == "unavailable":
+            return "unavailable"
+        if str(exc).startswith("All slots are not covered"):
+            return "unavailable"
+    return "bug"
+
+
+def translate(exc: BaseException, action: str) -> CacheUnavailable | CacheBug:
+    """The Stateway error for a client error (raise it ``from exc``)."""
+    if classify(exc) == "unavailable":
+        return CacheUnavailable(f"The cache could not {action}.")
+    return CacheBug(f"The cache refused to {action}: {type(exc).__name__}.")
+
+
 @contextmanager
 def _translate_errors(action: str) -> Iterator[None]:
     # Imported here so that the module imports without redis installed (typing only).
-    from redis.exceptions import RedisError
+    from redis.exceptions import RedisClusterException, RedisError
 
     try:
         yield
-    except RedisError as exc:
-        raise CacheUnavailable(f"The cache could not {action}.") from exc
-    except OSError as exc:
-        raise CacheUnavailable(f"The cache could not {action}.") from exc
+    except (RedisError, RedisClusterException, OSError) as exc:
+        raise translate(exc, action) from exc
 
 
 class RedisCache:
-    """Versioned JSON entries and namespace sets in Redis."""
+    """Versioned JSON entries and namespace sets in Redis, one key per command."""
 
     def __init__(self, client: RedisClientLike) -> None:
         self._client = client
-        self._set_script: ScriptLike = client.register_script(_SET_IF_NOT_OLDER)
-
-    @property
-    def client(self) -> RedisClientLike:
-        return self._client
 
     def get(self, key: str, *, slide_ttl: int | None = None) -> CachedEntry | None:
         """Return the entry at ``key``; with ``slide_ttl`` reset its TTL in the same command."""
@@ -125,46 +162,144 @@ class RedisCache:
     ) -> bool:
         """Cache ``payload`` at ``version`` unless a newer version is cached.
 
-        With ``namespace`` and ``member``, also add ``member`` to that set (same
-        script, same round trip). Returns False when a newer entry was kept.
+        With ``namespace`` and ``member``, also add ``member`` to that set and
+        renew its TTL: separate single-key commands in the same pipeline, so a
+        single node answers in one round trip and a cluster routes each to its
+        own slot. The set is a cache of the store's namespace, so it need not
+        change atomically with the entry. Returns False when a newer entry was
+        kept. Raises CacheUnavailable or CacheBug.
         """
-        keys = [key]
         args: list[Any] = [version, encode_entry(version, payload), ttl]
-        if namespace is not None and member is not None:
-            keys.append(namespace)
-            args.append(member)
         with _translate_errors("write"):
-            return bool(self._set_script(keys=keys, args=args))
+            if namespace is None or member is None:
+                return self._set_if_not_older(key, args)
+            pipe = self._client.pipeline(transaction=False)
+            # redis-py's cluster pipeline refuses its evalsha() method (scripts may touch
+            # any keys); this script touches exactly the one key it is given, which the
+            # pipeline routes by, so the command goes in as a plain command.
+            pipe.execute_command("EVALSHA", _SET_IF_NOT_OLDER_SHA, 1, key, *args)
+            pipe.sadd(namespace, member)
+            pipe.expire(namespace, ttl)
+            stored, *rest = pipe.execute(raise_on_error=False)
+            for result in rest:
+                if isinstance(result, Exception):
+                    raise result
+            if _is_noscript(stored):
+                return self._set_if_not_older(key, args)
+            if isinstance(stored, Exception):
+                raise stored
+            return bool(stored)
+
+    def _set_if_not_older(self, key: str, args: list[Any]) -> bool:
+        from redis.exceptions import NoScriptError
+
+        try:
+            return bool(self._client.evalsha(_SET_IF_NOT_OLDER_SHA, 1, key, *args))
+        except NoScriptError:
+            # A new, restarted or flushed server: load the script (on every master of
+            # a cluster) and run it again.
+            self._client.script_load(_SET_IF_NOT_OLDER)
+            return bool(self._client.evalsha(_SET_IF_NOT_OLDER_SHA, 1, key, *args))
 
     def delete(self, *keys: str, namespace: str | None = None, members: tuple[str, ...] = ()) -> None:
-        """Delete ``keys`` and remove ``members`` from ``namespace``, in one round trip."""
+        """Delete ``keys`` and remove ``members`` from ``namespace``: one command per key, one pipeline."""
         with _translate_errors("delete"):
             pipe = self._client.pipeline(transaction=False)
-            if keys:
-                pipe.delete(*keys)
+            for key in keys:
+                pipe.delete(key)
             if namespace is not None and members:
                 pipe.srem(namespace, *members)
-            pipe.execute()
+            for result in pipe.execute(raise_on_error=False):
+                if isinstance(result, Exception):
+                    raise result
 
     def namespace_members(self, namespace: str) -> set[str]:
         with _translate_errors("read"):
             raw = self._client.smembers(namespace)
         return {m.decode() if isinstance(m, bytes) else str(m) for m in raw}
 
-    def ping(self) -> bool:
+    def probe(self, key: str) -> None:
+        """Write, read back and delete ``key`` (health): proves the cache stores, not only answers.
+
+        Raises CacheUnavailable or CacheBug, or CacheBug when the value read back differs.
+        """
+        token = b"probe"
         with _translate_errors("answer"):
-            return bool(self._client.ping())
+            pipe = self._client.pipeline(transaction=False)
+            pipe.set(key, token, ex=60)
+            pipe.get(key)
+            pipe.delete(key)
+            results = pipe.execute(raise_on_error=False)
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+        if results[1] != token:
+            raise CacheBug("The cache did not return the value it was given.")
 
 
-def make_redis_client(url: str, *, timeout_ms: int) -> Any:
-    """A ``redis.Redis`` from ``url`` with explicit socket timeouts (hiredis parser when present)."""
+def _is_noscript(result: Any) -> bool:
+    from redis.exceptions import NoScriptError
+
+    return isinstance(result, NoScriptError)
+
+
+def make_redis_client(url: str, *, timeout_ms: int, cluster: bool = False) -> Any:
+    """A client for ``url`` with explicit socket timeouts (hiredis parser when present).
+
+    ``cluster=True`` gives redis-py's cluster client (``redis.cluster.RedisCluster``),
+    which ElastiCache Serverless and any cluster-mode cache need: it learns the
+    slot map from the node at ``url`` and sends each command to the slot's
+    master. Neither client connects here; the first command does (a cluster
+    client that cannot reach a node is built again by the next command).
+    """
     import redis
 
     timeout = timeout_ms / 1000
-    return redis.Redis.from_url(
-        url,
-        socket_timeout=timeout,
-        socket_connect_timeout=timeout,
-        health_check_interval=30,
-        retry_on_timeout=False,
-    )
+    options: dict[str, Any] = {
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+        "health_check_interval": 30,
+    }
+    if cluster:
+        from redis.backoff import ExponentialBackoff
+        from redis.cluster import RedisCluster
+        from redis.retry import Retry
+
+        def build() -> Any:
+            # One retry after the client refreshed its slot map: enough to follow a failover,
+            # short enough that an outage is reported within about two timeouts.
+            return RedisCluster.from_url(
+                url, retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1), **options
+            )
+
+        return LazyClient(build)
+    return redis.Redis.from_url(url, retry_on_timeout=False, **options)
+
+
+class LazyClient:
+    """A client built on its first command, and built again after a failed build.
+
+    redis-py's cluster client reads the slot map in its constructor, so it
+    cannot be built while the cluster is unreachable; building it here, inside
+    a command, lets that failure be an ordinary "unavailable" command.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> Any:
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = self._build()
+        return self._client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.built, name)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
