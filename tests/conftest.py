@@ -7,6 +7,7 @@ their own (they stop them).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import uuid
@@ -32,6 +33,39 @@ for _name, _value in (
     ("AWS_DEFAULT_REGION", "us-east-1"),
 ):
     os.environ.setdefault(_name, _value)
+
+
+class _ErrorRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def error_logs(request: pytest.FixtureRequest) -> Iterator[list[logging.LogRecord]]:
+    """Every ERROR the layer logs during a test; the test fails unless it expects them.
+
+    The layer logs at ERROR only what is a bug (a 500, a cache or store error that is
+    not an outage), so a suite that passes while one is logged would hide one. A test
+    that provokes a bug on purpose is marked ``@pytest.mark.logs_errors`` and asserts
+    on the records it receives.
+    """
+    handler = _ErrorRecords()
+    logger = logging.getLogger("stateway")
+    logger.addHandler(handler)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker("logs_errors") is None:
+        lines = [
+            f"{r.name}: {r.getMessage()} ({r.exc_info[0].__name__ if r.exc_info and r.exc_info[0] else '-'})"
+            for r in handler.records
+        ]
+        pytest.fail("the layer logged errors:\n" + "\n".join(lines))
 
 
 @pytest.fixture(scope="session")

@@ -521,6 +521,33 @@ class RedisClusterServer:
                 )
             time.sleep(_POLL_INTERVAL)
 
+    def wait_marked_failed(self, index: int, timeout: float = 30.0) -> None:
+        """Wait until every live node's ``CLUSTER NODES`` flags master ``index`` as ``fail``.
+
+        The way to wait for failure detection when the cluster stays ``ok``
+        (``require_full_coverage=False``), where :meth:`wait_state` cannot tell.
+        """
+        port = f":{self._nodes[index].port}"
+        deadline = time.monotonic() + timeout
+        while True:
+            views: list[bool] = []
+            for i, node in self._live_nodes():
+                if i == index:
+                    continue
+                try:
+                    with node.client() as client:
+                        known = client.execute_command("CLUSTER NODES")
+                except redis.RedisError:
+                    views.append(False)
+                    continue
+                flags = next((v.get("flags", "") for k, v in known.items() if k.endswith(port)), "")
+                views.append("fail" in str(flags).split(","))
+            if views and all(views):
+                return
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"node {index} not flagged fail by every live node within {timeout}s")
+            time.sleep(_POLL_INTERVAL)
+
     @staticmethod
     def _summary(views: dict[int, dict[str, str] | None]) -> str:
         keys = ("cluster_state", "cluster_known_nodes", "cluster_slots_assigned", "cluster_slots_ok")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import mimetypes
 import os
 import secrets
@@ -36,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
+from redis_cluster import RedisClusterServer  # noqa: E402
 from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
 
 DEFAULT_BUCKET = "stateway-local-snapshots"
@@ -202,7 +204,12 @@ class LocalStack:
     def start(self) -> None:
         env = os.environ
         if not env.get("REDIS_URL"):
-            redis = self._start(RedisServer(self.workdir / "redis"))
+            # STATEWAY_REDIS_CLUSTER=true with no REDIS_URL: a local 3-master cluster, the
+            # shape of ElastiCache Serverless.
+            if env.get("STATEWAY_REDIS_CLUSTER", "").strip().lower() in ("true", "1", "yes"):
+                redis: Any = self._start(RedisClusterServer(self.workdir / "redis-cluster"))
+            else:
+                redis = self._start(RedisServer(self.workdir / "redis"))
             env["REDIS_URL"] = redis.url
         if not env.get("MONGODB_URI") and not env.get("STATEWAY_MONGODB_URI_SOURCE"):
             mongo = self._start(MongoServer(self.workdir / "mongo"))
@@ -233,6 +240,14 @@ class LocalStack:
 
 
 def main() -> int:
+    # One line per record with its level, so that a reader (or a test) can tell a bug
+    # (ERROR) from an outage that was served around (WARNING).
+    logging.basicConfig(
+        level=os.environ.get("STATEWAY_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for noisy in ("werkzeug", "botocore", "urllib3", "pymongo"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     host = os.environ.get("STATEWAY_HOST", "127.0.0.1")
     port = int(os.environ.get("STATEWAY_PORT", "8080"))
     data_dir = os.environ.get("STATEWAY_LOCAL_DATA")

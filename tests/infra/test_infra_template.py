@@ -42,6 +42,13 @@ from template_helpers import (
         pytest.param({"MongoUriSource": "ssm:/stateway/prod/mongodb-uri"}, id="ssm-parameter"),
         pytest.param({"ExistingRedisUrl": "redis://cache.internal:6379/0"}, id="existing-redis"),
         pytest.param(
+            {"ExistingRedisUrl": "rediss://clustercfg.cache.internal:6379", "ExistingRedisCluster": "true"},
+            id="existing-redis-cluster",
+        ),
+        pytest.param(
+            {"MongoTlsCaFile": "/opt/python/stateway/certs/global-bundle.pem"}, id="mongo-tls-ca-file"
+        ),
+        pytest.param(
             {"CorsAllowOrigins": "https://app.example.com,https://admin.example.com"}, id="cors-list"
         ),
     ],

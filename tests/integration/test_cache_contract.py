@@ -234,3 +234,23 @@ def test_a_cluster_client_on_a_single_node_is_a_bug(tmp_path: Path) -> None:
         c = redis_client(server.url, cluster=True)
         with pytest.raises(CacheBug):
             RedisCache(c).get("session:a:b:c:d")
+
+
+def test_a_dead_master_never_stops_the_live_ones_from_getting_their_commands(tmp_path: Path) -> None:
+    with RedisClusterServer(tmp_path, node_timeout_ms=1000, require_full_coverage=False) as cluster:
+        c = redis_client(cluster.url, cluster=True)
+        cache = RedisCache(c)
+        entry, ns, other = keys_on_every_master(cluster, f"session:c:{uuid.uuid4().hex}:a")
+        for k in (entry, other):
+            assert cache.put(k, 1, b'{"v":1}', 60)
+        cluster.stop_node(cluster.node_for_key(ns))
+        # The namespace set lives on the dead master; the entry is still written.
+        with pytest.raises(CacheUnavailable):
+            cache.put(entry, 2, b'{"v":2}', 60, namespace=ns, member=entry)
+        got = cache.get(entry)
+        assert got is not None and got.version == 2
+        # Deleting keys across masters deletes every key whose master answers.
+        with pytest.raises(CacheUnavailable):
+            cache.delete(entry, ns, other)
+        assert cache.get(entry) is None and cache.get(other) is None
+        c.close()

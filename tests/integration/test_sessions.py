@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 from clients import mongo_client, redis_client
+from redis_cluster import RedisClusterServer
 from servers import MongoServer, RedisServer
 
 from stateway.config import Settings
 from stateway.errors import (
+    CacheBug,
     InvalidKey,
     InvalidState,
     PayloadTooLarge,
@@ -276,3 +278,152 @@ def test_mongo_down_write_fails_and_cache_is_left_as_it_was(
     assert client["faults"].sessions.find_one({"_id": unknown.session_id}) is None
     assert service.update_key(ref, "k", "v").version == 2
     client.close()
+
+
+# The cluster: keys of one user on every master; one master stopped. -------------------
+
+
+def test_on_the_cluster_end_all_removes_every_cached_copy_from_every_master(
+    redis_cluster: RedisClusterServer, cluster_redis: Any, mongo_db: Any, settings: Settings, uid: str
+) -> None:
+    service = build(cluster_redis, mongo_db, settings)
+    client_id = f"client-{uid}"
+    refs = [SessionRef.of(client_id, "alice", "web", f"p{i}") for i in range(12)]
+    masters = {redis_cluster.node_for_key(r.session_id) for r in refs}
+    assert masters == {0, 1, 2}
+    for r in refs:
+        service.init(r)
+        assert service.state(r).source == "cache"
+    ended = service.end_all(client_id, "alice")
+    assert sorted(ended) == sorted(r.session_id for r in refs)
+    for port in redis_cluster.ports:
+        node = redis_client(f"redis://127.0.0.1:{port}/0")
+        try:
+            owned = [
+                r.session_id
+                for r in refs
+                if redis_cluster.ports[redis_cluster.node_for_key(r.session_id)] == port
+            ]
+            assert owned and all(node.exists(k) == 0 for k in owned)
+        finally:
+            node.close()
+    assert cluster_redis.exists(refs[0].namespace) == 0
+    assert service.list_sessions(client_id, "alice").sessions == []
+
+
+def test_a_stopped_master_reads_and_writes_go_through_the_store(
+    tmp_path: Path, mongo_db: Any, settings: Settings, uid: str
+) -> None:
+    # cluster-require-full-coverage no: the other masters go on serving their slots.
+    with RedisClusterServer(
+        tmp_path / "cluster", node_timeout_ms=1000, require_full_coverage=False
+    ) as cluster:
+        client = redis_client(cluster.url, cluster=True)
+        metrics = Metrics()
+        service = build(client, mongo_db, settings, metrics)
+        refs = [SessionRef.of(f"client-{uid}", "alice", "web", f"p{i}") for i in range(9)]
+        for r in refs:
+            service.init(r)
+        down = cluster.node_for_key(refs[0].session_id)
+        on_dead = [r for r in refs if cluster.node_for_key(r.session_id) == down]
+        cluster.stop_node(down)
+        try:
+            # While the cluster has not noticed (the master refuses), and after it marked it failed.
+            for phase in ("refused", "marked failed"):
+                if phase == "marked failed":
+                    cluster.wait_marked_failed(down)
+                for r in refs:
+                    got = service.update_key(r, "phase", phase)
+                    read = service.state(r)
+                    expected = "store" if r in on_dead else "cache"
+                    assert (read.source, read.version, read.state["phase"]) == (expected, got.version, phase)
+            assert metrics.get("cache_write_unavailable") >= 2 * len(on_dead)
+            assert metrics.get("cache_read_unavailable") >= 2 * len(on_dead)
+        finally:
+            cluster.start_node(down)
+        cluster.wait_state("ok", timeout=30)
+        # The restarted master is empty: a read refills it, the next is served by it.
+        for r in refs:
+            first, second = service.state(r), service.state(r)
+            assert (first.source, second.source) == ("store" if r in on_dead else "cache", "cache")
+            assert first.version == second.version == 3
+        client.close()
+
+
+def test_a_cluster_that_is_down_serves_every_read_and_write_from_the_store(
+    tmp_path: Path, mongo_db: Any, settings: Settings, uid: str
+) -> None:
+    # Full coverage required (Redis's default): one master down takes the cluster down.
+    with RedisClusterServer(tmp_path / "cluster", node_timeout_ms=1000) as cluster:
+        client = redis_client(cluster.url, cluster=True)
+        service = build(client, mongo_db, settings)
+        refs = [SessionRef.of(f"client-{uid}", "alice", "web", f"p{i}") for i in range(6)]
+        for r in refs:
+            service.init(r)
+        down = cluster.node_for_key(refs[0].session_id)
+        cluster.stop_node(down)
+        try:
+            cluster.wait_state("fail", timeout=20)
+            for r in refs:
+                got = service.update_key(r, "theme", "dark")
+                read = service.state(r)
+                assert (read.source, read.version, read.state["theme"]) == ("store", got.version, "dark")
+            assert service.init(SessionRef.of(f"client-{uid}", "alice", "web", "new")).created
+        finally:
+            cluster.start_node(down)
+        client.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: a write whose cache step failed leaves the older cached version on the masters "
+    "that kept their data, served until its TTL (the bounded-staleness goal of the hardening issue)",
+)
+def test_after_the_cluster_recovers_no_read_serves_an_older_version(
+    tmp_path: Path, mongo_db: Any, settings: Settings, uid: str
+) -> None:
+    with RedisClusterServer(tmp_path / "cluster", node_timeout_ms=1000) as cluster:
+        client = redis_client(cluster.url, cluster=True)
+        service = build(client, mongo_db, settings)
+        refs = [SessionRef.of(f"client-{uid}", "alice", "web", f"p{i}") for i in range(6)]
+        for r in refs:
+            service.init(r)
+        down = cluster.node_for_key(refs[0].session_id)
+        cluster.stop_node(down)
+        try:
+            cluster.wait_state("fail", timeout=20)
+            for r in refs:
+                service.update_key(r, "theme", "dark")
+        finally:
+            cluster.start_node(down)
+        cluster.wait_state("ok", timeout=30)
+        try:
+            assert [service.state(r).version for r in refs] == [2] * len(refs)
+        finally:
+            client.close()
+
+
+# A cache error that is a bug is never a miss. ------------------------------------------
+
+
+@pytest.mark.logs_errors
+def test_a_cache_bug_fails_a_read_and_never_leaves_an_old_entry_after_a_write(
+    service: SessionService, ref: SessionRef, redis: Any, mongo_db: Any, error_logs: list[Any]
+) -> None:
+    service.init(ref)
+    redis.delete(ref.session_id)
+    redis.sadd(ref.session_id, "someone else's set at our key")
+    with pytest.raises(CacheBug):
+        service.state(ref)
+    # A write commits in the store, logs the cache's error and drops the key.
+    written = service.update_key(ref, "theme", "dark")
+    assert written.version == 2
+    assert mongo_db.sessions.find_one({"_id": ref.session_id})["version"] == 2
+    assert redis.exists(ref.session_id) == 0
+    assert [r.getMessage() for r in error_logs] == [
+        f"cache write of {ref.session_id} version 2 failed: a bug"
+    ]
+    assert error_logs[0].exc_info is not None and error_logs[0].exc_info[0] is CacheBug
+    got = service.state(ref)
+    assert (got.source, got.version) == ("store", 2)
+    assert service.state(ref).source == "cache"

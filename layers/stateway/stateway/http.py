@@ -35,6 +35,7 @@ from stateway.errors import (
     PayloadTooLarge,
     StatewayError,
     Unauthorized,
+    Unavailable,
     UnsupportedMediaType,
 )
 from stateway.ids import ProjectRef, SessionRef, is_valid_id, parse_session_id, validate_id
@@ -320,7 +321,10 @@ def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[.
                 return to_response(view(request, **path_params), request_id)
             except StatewayError as exc:
                 request_id = request_id or new_request_id()
-                if exc.status >= 500:
+                if isinstance(exc, Unavailable):
+                    # An outage: the client is told to try again; the cause is in the traceback.
+                    logger.warning("request %s unavailable: %s", request_id, exc.code, exc_info=True)
+                elif exc.status >= 500:
                     logger.error("request %s failed: %s", request_id, exc.code, exc_info=True)
                 else:
                     logger.info("request %s refused: %s %s", request_id, exc.status, exc.code)

@@ -55,6 +55,7 @@ class RedisClientLike(Protocol):
     def smembers(self, name: str) -> Any: ...
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> Any: ...
     def script_load(self, script: str) -> Any: ...
+    def execute_command(self, *args: Any) -> Any: ...
     def pipeline(self, transaction: bool = True) -> Any: ...
 
 
@@ -163,31 +164,25 @@ class RedisCache:
         """Cache ``payload`` at ``version`` unless a newer version is cached.
 
         With ``namespace`` and ``member``, also add ``member`` to that set and
-        renew its TTL: separate single-key commands in the same pipeline, so a
-        single node answers in one round trip and a cluster routes each to its
-        own slot. The set is a cache of the store's namespace, so it need not
-        change atomically with the entry. Returns False when a newer entry was
-        kept. Raises CacheUnavailable or CacheBug.
+        renew its TTL: separate single-key commands (see :meth:`_run`). The set
+        is a cache of the store's namespace, so it need not change atomically
+        with the entry. Returns False when a newer entry was kept. Raises
+        CacheUnavailable or CacheBug.
         """
         args: list[Any] = [version, encode_entry(version, payload), ttl]
         with _translate_errors("write"):
             if namespace is None or member is None:
                 return self._set_if_not_older(key, args)
-            pipe = self._client.pipeline(transaction=False)
-            # redis-py's cluster pipeline refuses its evalsha() method (scripts may touch
-            # any keys); this script touches exactly the one key it is given, which the
-            # pipeline routes by, so the command goes in as a plain command.
-            pipe.execute_command("EVALSHA", _SET_IF_NOT_OLDER_SHA, 1, key, *args)
-            pipe.sadd(namespace, member)
-            pipe.expire(namespace, ttl)
-            stored, *rest = pipe.execute(raise_on_error=False)
-            for result in rest:
-                if isinstance(result, Exception):
-                    raise result
+            stored, *rest = self._run(
+                [
+                    ("EVALSHA", _SET_IF_NOT_OLDER_SHA, 1, key, *args),
+                    ("SADD", namespace, member),
+                    ("EXPIRE", namespace, ttl),
+                ]
+            )
             if _is_noscript(stored):
-                return self._set_if_not_older(key, args)
-            if isinstance(stored, Exception):
-                raise stored
+                stored = self._set_if_not_older(key, args)
+            _raise_first([stored, *rest])
             return bool(stored)
 
     def _set_if_not_older(self, key: str, args: list[Any]) -> bool:
@@ -202,16 +197,50 @@ class RedisCache:
             return bool(self._client.evalsha(_SET_IF_NOT_OLDER_SHA, 1, key, *args))
 
     def delete(self, *keys: str, namespace: str | None = None, members: tuple[str, ...] = ()) -> None:
-        """Delete ``keys`` and remove ``members`` from ``namespace``: one command per key, one pipeline."""
+        """Delete ``keys`` and remove ``members`` from ``namespace``, one command per key.
+
+        Raises CacheUnavailable or CacheBug, after every key that could be
+        deleted was (see :meth:`_run`).
+        """
+        commands: list[tuple[Any, ...]] = [("DEL", key) for key in keys]
+        if namespace is not None and members:
+            commands.append(("SREM", namespace, *members))
         with _translate_errors("delete"):
-            pipe = self._client.pipeline(transaction=False)
-            for key in keys:
-                pipe.delete(key)
-            if namespace is not None and members:
-                pipe.srem(namespace, *members)
-            for result in pipe.execute(raise_on_error=False):
-                if isinstance(result, Exception):
-                    raise result
+            _raise_first(self._run(commands))
+
+    def _run(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send single-key commands in one pipeline; the results, an error in place of each that failed.
+
+        One round trip on a single node (and on ElastiCache Serverless, whose
+        one endpoint owns every slot). A cluster client sends each command to
+        its slot's master, but gives up on the whole pipeline when one master
+        is unreachable; the commands are then sent one at a time, so that the
+        masters that answer still get theirs (an entry on a healthy master is
+        never left older than the store because a namespace set lives on a dead
+        one). Every command here may be sent twice: the entry write is
+        version-guarded, the others are idempotent.
+        """
+        from redis.exceptions import RedisClusterException, RedisError
+
+        pipe = self._client.pipeline(transaction=False)
+        for command in commands:
+            # redis-py's cluster pipeline refuses its evalsha() method (a script may touch
+            # any keys); this one touches exactly the key it names, which the pipeline
+            # routes by, so it goes in as a plain command.
+            pipe.execute_command(*command)
+        try:
+            results: list[Any] = pipe.execute(raise_on_error=False)
+            return results
+        except (RedisError, RedisClusterException, OSError) as exc:
+            if len(commands) == 1 or classify(exc) != "unavailable":
+                raise
+        results = []
+        for command in commands:
+            try:
+                results.append(self._client.execute_command(*command))
+            except (RedisError, RedisClusterException, OSError) as exc:
+                results.append(exc)
+        return results
 
     def namespace_members(self, namespace: str) -> set[str]:
         with _translate_errors("read"):
@@ -225,16 +254,16 @@ class RedisCache:
         """
         token = b"probe"
         with _translate_errors("answer"):
-            pipe = self._client.pipeline(transaction=False)
-            pipe.set(key, token, ex=60)
-            pipe.get(key)
-            pipe.delete(key)
-            results = pipe.execute(raise_on_error=False)
-            for result in results:
-                if isinstance(result, Exception):
-                    raise result
+            results = self._run([("SET", key, token, "EX", 60), ("GET", key), ("DEL", key)])
+            _raise_first(results)
         if results[1] != token:
             raise CacheBug("The cache did not return the value it was given.")
+
+
+def _raise_first(results: list[Any]) -> None:
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 def _is_noscript(result: Any) -> bool:
