@@ -254,3 +254,19 @@ def test_a_dead_master_never_stops_the_live_ones_from_getting_their_commands(tmp
             cache.delete(entry, ns, other)
         assert cache.get(entry) is None and cache.get(other) is None
         c.close()
+
+
+def test_a_single_node_client_on_a_cluster_is_a_bug(redis_cluster: RedisClusterServer) -> None:
+    # STATEWAY_REDIS_CLUSTER unset on a cluster-mode cache: every key on another master
+    # answers MOVED. A misconfiguration, never "unavailable" (which would be served around
+    # from the store for ever, silently).
+    c = redis_client(redis_cluster.url)
+    cache = RedisCache(c)
+    elsewhere = next(
+        k for k in redis_cluster.keys_per_node("session:c:u:a") if redis_cluster.node_for_key(k) != 0
+    )
+    with pytest.raises(CacheBug):
+        cache.get(elsewhere)
+    with pytest.raises(CacheBug):
+        cache.put(elsewhere, 1, b"{}", 60)
+    c.close()

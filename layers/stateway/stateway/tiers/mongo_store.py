@@ -484,7 +484,10 @@ def make_mongo_client(uri: str, *, timeout_ms: int, tls_ca_file: str | None = No
     """A ``pymongo.MongoClient`` for ``uri`` with explicit timeouts; it connects on first use.
 
     The URI carries what the server needs (for Amazon DocumentDB:
-    ``tls=true&replicaSet=rs0&readPreference=secondaryPreferred&retryWrites=false``);
+    ``tls=true&replicaSet=rs0&retryWrites=false``). Reads always go to the
+    primary, whatever the URI asks: a write is judged on what the store holds
+    (a lagging replica would answer a false 412 or an older size), and a read
+    refills the cache (a replica's older version would be cached).
     ``tls_ca_file`` (``STATEWAY_MONGODB_TLS_CA_FILE``) adds a CA bundle and turns
     TLS on. Raises pymongo's ConfigurationError for a malformed URI, or for a
     ``mongodb+srv`` name whose DNS lookup fails (:func:`is_transient` tells which).
@@ -501,5 +504,6 @@ def make_mongo_client(uri: str, *, timeout_ms: int, tls_ca_file: str | None = No
         connectTimeoutMS=timeout_ms,
         socketTimeoutMS=timeout_ms,
         appname="stateway",
+        readPreference="primary",
         **options,
     )

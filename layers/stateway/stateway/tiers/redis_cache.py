@@ -119,22 +119,31 @@ def classify(exc: BaseException) -> Kind:
     return "bug"
 
 
-def translate(exc: BaseException, action: str) -> CacheUnavailable | CacheBug:
-    """The Stateway error for a client error (raise it ``from exc``)."""
+def translate(exc: BaseException, action: str, *, cluster: bool = True) -> CacheUnavailable | CacheBug:
+    """The Stateway error for a client error (raise it ``from exc``).
+
+    A single-node client (``cluster=False``) that is redirected (``MOVED``,
+    ``ASK``) talks to a cluster: a misconfiguration (``STATEWAY_REDIS_CLUSTER``
+    unset), never an outage.
+    """
+    from redis.exceptions import AskError
+
+    if not cluster and isinstance(exc, AskError):
+        return CacheBug(f"The cache refused to {action}: a cluster needs STATEWAY_REDIS_CLUSTER=true.")
     if classify(exc) == "unavailable":
         return CacheUnavailable(f"The cache could not {action}.")
     return CacheBug(f"The cache refused to {action}: {type(exc).__name__}.")
 
 
 @contextmanager
-def _translate_errors(action: str) -> Iterator[None]:
+def _translate_errors(action: str, *, cluster: bool) -> Iterator[None]:
     # Imported here so that the module imports without redis installed (typing only).
     from redis.exceptions import RedisClusterException, RedisError
 
     try:
         yield
     except (RedisError, RedisClusterException, OSError) as exc:
-        raise translate(exc, action) from exc
+        raise translate(exc, action, cluster=cluster) from exc
 
 
 class RedisCache:
@@ -142,10 +151,11 @@ class RedisCache:
 
     def __init__(self, client: RedisClientLike) -> None:
         self._client = client
+        self._cluster = isinstance(client, LazyClient) or type(client).__name__ == "RedisCluster"
 
     def get(self, key: str, *, slide_ttl: int | None = None) -> CachedEntry | None:
         """Return the entry at ``key``; with ``slide_ttl`` reset its TTL in the same command."""
-        with _translate_errors("read"):
+        with _translate_errors("read", cluster=self._cluster):
             raw = self._client.getex(key, ex=slide_ttl) if slide_ttl else self._client.get(key)
         if raw is None:
             return None
@@ -170,7 +180,7 @@ class RedisCache:
         CacheUnavailable or CacheBug.
         """
         args: list[Any] = [version, encode_entry(version, payload), ttl]
-        with _translate_errors("write"):
+        with _translate_errors("write", cluster=self._cluster):
             if namespace is None or member is None:
                 return self._set_if_not_older(key, args)
             stored, *rest = self._run(
@@ -205,7 +215,7 @@ class RedisCache:
         commands: list[tuple[Any, ...]] = [("DEL", key) for key in keys]
         if namespace is not None and members:
             commands.append(("SREM", namespace, *members))
-        with _translate_errors("delete"):
+        with _translate_errors("delete", cluster=self._cluster):
             _raise_first(self._run(commands))
 
     def _run(self, commands: list[tuple[Any, ...]]) -> list[Any]:
@@ -243,7 +253,7 @@ class RedisCache:
         return results
 
     def namespace_members(self, namespace: str) -> set[str]:
-        with _translate_errors("read"):
+        with _translate_errors("read", cluster=self._cluster):
             raw = self._client.smembers(namespace)
         return {m.decode() if isinstance(m, bytes) else str(m) for m in raw}
 
@@ -253,7 +263,7 @@ class RedisCache:
         Raises CacheUnavailable or CacheBug, or CacheBug when the value read back differs.
         """
         token = b"probe"
-        with _translate_errors("answer"):
+        with _translate_errors("answer", cluster=self._cluster):
             results = self._run([("SET", key, token, "EX", 60), ("GET", key), ("DEL", key)])
             _raise_first(results)
         if results[1] != token:
