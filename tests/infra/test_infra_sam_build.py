@@ -29,8 +29,8 @@ FIND_PYTHON312 = ROOT / "infra" / "sam" / "python312.sh"
 LAYER_SOURCE = ROOT / "layers" / "stateway"
 ELF_MACHINE_AARCH64 = 183
 IGNORED = {"__pycache__"}
-# The layer was 78 MB with Chalice's CLI dependencies; it is about 26 MB now, more than
-# half of it cryptography (PyJWT[crypto]).
+# The layer was 78 MB with Chalice's CLI dependencies; it is about 10 MB now (PyJWT
+# without its crypto extra, so no cryptography).
 LAYER_LIMIT_BYTES = 32 * 1024 * 1024
 # Never in the layer: the Lambda runtime provides boto3/botocore (a copy would shadow
 # its botocore), and the rest is Chalice's CLI and packaging tools.
