@@ -19,6 +19,7 @@ from typing import Any
 import jwt
 import pytest
 import requests
+from redis_cluster import RedisClusterServer
 from servers import MongoServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,8 @@ class Gateway:
     secret: str
     mongo: MongoServer
     process: subprocess.Popen[str]
+    log_path: Path | None = None
+    cluster: RedisClusterServer | None = None
 
     def token(
         self, user: str, client: str, *, ttl: int = 600, secret: str | None = None, **extra: Any
@@ -71,6 +74,15 @@ def start_gateway(workdir: Path, env_overrides: dict[str, str]) -> tuple[str, su
     raise TimeoutError((workdir / "gateway.log").read_text()[-3000:])
 
 
+def error_lines(log_path: Path, offset: int = 0) -> list[str]:
+    """The ERROR records a gateway logged after ``offset`` (bugs: an outage is a WARNING)."""
+    if not log_path.exists():
+        return []
+    with open(log_path, errors="replace") as log:
+        log.seek(offset)
+        return [line.rstrip() for line in log if " ERROR " in line]
+
+
 def stop_gateway(process: subprocess.Popen[str]) -> None:
     process.terminate()
     try:
@@ -78,6 +90,28 @@ def stop_gateway(process: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+GATEWAY_ENV = {
+    "STATEWAY_MONGODB_TIMEOUT_MS": "1500",
+    "STATEWAY_MAX_STATE_BYTES": "65536",
+}
+
+
+@pytest.fixture(autouse=True)
+def gateway_logs_no_errors(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A test fails when a session gateway it used logged an ERROR (a bug) while it ran."""
+    gateways = [
+        request.getfixturevalue(name)
+        for name in ("gateway", "cluster_gateway")
+        if name in request.fixturenames
+    ]
+    logs = [g.log_path for g in gateways if g.log_path is not None]
+    offsets = [p.stat().st_size for p in logs]
+    yield
+    found = [line for p, o in zip(logs, offsets, strict=True) for line in error_lines(p, o)]
+    if found and request.node.get_closest_marker("logs_errors") is None:
+        pytest.fail("the gateway logged errors:\n" + "\n".join(found[:20]))
 
 
 @pytest.fixture(scope="session")
@@ -95,11 +129,36 @@ def gateway(
                 "AWS_ENDPOINT_URL_S3": s3_endpoint,
                 "STATEWAY_SNAPSHOT_BUCKET": bucket,
                 "STATEWAY_JWT_SECRET": secret,
-                "STATEWAY_MONGODB_TIMEOUT_MS": "1500",
-                "STATEWAY_MAX_STATE_BYTES": "65536",
+                **GATEWAY_ENV,
             },
         )
         try:
-            yield Gateway(url, secret, mongo, process)
+            yield Gateway(url, secret, mongo, process, workdir / "gateway.log")
+        finally:
+            stop_gateway(process)
+
+
+@pytest.fixture(scope="session")
+def cluster_gateway(
+    tmp_path_factory: pytest.TempPathFactory, redis_cluster: RedisClusterServer, s3_endpoint: str, bucket: str
+) -> Iterator[Gateway]:
+    """The gateway on the real 3-master Redis Cluster, with ``STATEWAY_REDIS_CLUSTER=true``."""
+    workdir = tmp_path_factory.mktemp("cluster-gateway")
+    secret = secrets.token_urlsafe(24)
+    with MongoServer(workdir / "mongo") as mongo:
+        url, process = start_gateway(
+            workdir,
+            {
+                "REDIS_URL": redis_cluster.url,
+                "STATEWAY_REDIS_CLUSTER": "true",
+                "MONGODB_URI": mongo.uri,
+                "AWS_ENDPOINT_URL_S3": s3_endpoint,
+                "STATEWAY_SNAPSHOT_BUCKET": bucket,
+                "STATEWAY_JWT_SECRET": secret,
+                **GATEWAY_ENV,
+            },
+        )
+        try:
+            yield Gateway(url, secret, mongo, process, workdir / "gateway.log", redis_cluster)
         finally:
             stop_gateway(process)

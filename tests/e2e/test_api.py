@@ -11,6 +11,12 @@ import requests
 JSON = {"Content-Type": "application/json"}
 
 
+@pytest.fixture(scope="module", params=["single-node", "cluster"])
+def gateway(request: pytest.FixtureRequest, gateway: Any) -> Any:
+    """The whole contract on a single Redis node and on the real 3-master cluster."""
+    return gateway if request.param == "single-node" else request.getfixturevalue("cluster_gateway")
+
+
 @pytest.fixture
 def ids(uid: str) -> dict[str, str]:
     return {"client_id": f"acme-{uid}", "user_id": "alice", "app_id": "web", "project_id": "p1"}

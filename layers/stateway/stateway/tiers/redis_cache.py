@@ -156,10 +156,31 @@ class RedisCache:
     def get(self, key: str, *, slide_ttl: int | None = None) -> CachedEntry | None:
         """Return the entry at ``key``; with ``slide_ttl`` reset its TTL in the same command."""
         with _translate_errors("read", cluster=self._cluster):
-            raw = self._client.getex(key, ex=slide_ttl) if slide_ttl else self._client.get(key)
+            raw = self._read(key, slide_ttl)
         if raw is None:
             return None
         return decode_entry(raw)
+
+    def _read(self, key: str, slide_ttl: int | None) -> Any:
+        if self._cluster:
+            # The hot read, straight to the master the cluster client's own slot map names:
+            # the cluster client's per-command machinery costs more than the read itself
+            # (bench/README.md). A redirect or a refused connection means the map is out
+            # of date: the cluster client then sends the command, following the redirect
+            # and refreshing its map as it does.
+            from redis.exceptions import AskError, ConnectionError, SlotNotCoveredError
+
+            try:
+                cluster: Any = self._client.built if isinstance(self._client, LazyClient) else self._client
+                node = cluster.get_redis_connection(cluster.get_node_from_key(key))
+            except SlotNotCoveredError:
+                node = None
+            if node is not None:
+                try:
+                    return node.getex(key, ex=slide_ttl) if slide_ttl else node.get(key)
+                except (AskError, ConnectionError):
+                    pass
+        return self._client.getex(key, ex=slide_ttl) if slide_ttl else self._client.get(key)
 
     def put(
         self,
@@ -183,6 +204,12 @@ class RedisCache:
         with _translate_errors("write", cluster=self._cluster):
             if namespace is None or member is None:
                 return self._set_if_not_older(key, args)
+            if self._cluster:
+                # The entry and the set live on different masters: a pipeline would cost the
+                # cluster client an extra COMMAND GETKEYS for the script, and gain nothing.
+                stored = self._set_if_not_older(key, args)
+                _raise_first(self._run([("SADD", namespace, member), ("EXPIRE", namespace, ttl)]))
+                return stored
             stored, *rest = self._run(
                 [
                     ("EVALSHA", _SET_IF_NOT_OLDER_SHA, 1, key, *args),
