@@ -63,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Load average at start: {_load()} (other work on the machine shows up in every number)")
     with running_stack() as stack:
         os.environ.update(stack.environ())
-        print("Servers: redis-server and SecantusDB (MongoDB protocol) on loopback, moto S3 in-process")
+        servers = "Servers: redis-server and SecantusDB (MongoDB protocol) on loopback, moto S3 in-process"
+        if only & {"hot", "trips"}:
+            servers += "; sections 1 and 2 each start a 3-master Redis Cluster on loopback too"
+        print(servers)
         if "hot" in only:
             from bench import hot_read
 

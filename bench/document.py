@@ -64,13 +64,13 @@ KEYS: dict[str, Any] = {
 }
 
 
-def session_state() -> dict[str, Any]:
+def session_state(project_id: str = PROJECT_ID) -> dict[str, Any]:
     """The state the hot-read benchmark reads, as the session service builds it."""
     env = {
         **ENV,
         "client_id": CLIENT_ID,
         "user_id": USER_ID,
         "app_id": APP_ID,
-        "project_id": PROJECT_ID,
+        "project_id": project_id,
     }
     return {"env": env, "classifier_config": CLASSIFIER_CONFIG, "navigation": navigation(), **KEYS}

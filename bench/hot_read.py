@@ -3,14 +3,25 @@
 Every contender reads the same document from the same Redis, warm, on a cache
 hit. Rounds interleave the contenders (in a rotating order) so that drift in
 the machine touches them all alike.
+
+One more row reads the same document through the layer's Redis Cluster client
+from a real 3-master cluster on loopback: one session on each master, read in
+turn, so that every call is routed by its slot. It is timed in the same rounds
+as the single-node rows and compared with the single-node
+``SessionService.state()`` row.
 """
 
 from __future__ import annotations
 
 import cProfile
+import dataclasses
+import functools
+import itertools
 import json
 import os
 import pstats
+import statistics
+import string
 import tempfile
 import time
 import uuid
@@ -24,46 +35,86 @@ import orjson
 from bench import document
 from bench.functions import invoke, load_app
 from bench.report import Summary, Targets, heading, summarize, table, time_calls
-from bench.stack import Stack
+from bench.stack import Stack, running_cluster
 
 FLOOR = "redis-py GET + orjson.loads"
 FUNCTION = "Stateway session_state function (HTTP API 1.0 event)"
 DJANGO = "Django cached_db SessionStore(key).load()"
+SINGLE = "Stateway SessionService.state()"
+CLUSTER = "Stateway SessionService.state(), Redis Cluster (3 masters)"
+CLUSTER_TARGET = 1.10
 
 
 @dataclass
 class HotReadResult:
     summaries: dict[str, Summary]
     document_bytes: int
+    cluster_ratio: float
+    """Median of the cluster row over the median of the single-node SessionService.state() row."""
 
 
-def _seed_session(stack: Stack) -> bytes:
-    """Create the benchmark session through the layer; return its cached JSON payload."""
+def _seed_session(
+    stack: Stack,
+    session_id: str = document.SESSION_ID,
+    *,
+    redis_url: str | None = None,
+    cluster: bool = False,
+) -> bytes:
+    """Create a benchmark session through the layer; return its cached JSON payload."""
     from stateway.ids import parse_session_id
     from stateway.sessions import SessionService
     from stateway.tiers.mongo_store import MongoStore
     from stateway.tiers.redis_cache import RedisCache, make_redis_client
 
     settings = stack.settings(classifier_config=document.CLASSIFIER_CONFIG)
-    redis = make_redis_client(stack.redis_url, timeout_ms=500)
+    redis = make_redis_client(redis_url or stack.redis_url, timeout_ms=500, cluster=cluster)
     from pymongo import MongoClient
 
     mongo: Any = MongoClient(stack.mongodb_uri, tz_aware=True)
     try:
         cache = RedisCache(redis)
         service = SessionService(MongoStore(mongo[settings.mongodb_db]), cache, settings)
-        ref = parse_session_id(document.SESSION_ID)
+        ref = parse_session_id(session_id)
         service.init(ref, document.ENV)
         service.update_key(ref, "navigation", document.navigation())
         for key, value in document.KEYS.items():
             service.update_key(ref, key, value)
-        entry = cache.get(document.SESSION_ID)
+        entry = cache.get(session_id)
         assert entry is not None
-        assert orjson.loads(entry.payload) == document.session_state()
+        assert orjson.loads(entry.payload) == document.session_state(ref.project_id)
         return entry.payload
     finally:
         redis.close()
         mongo.close()
+
+
+def _cluster_sessions(cluster: Any) -> list[str]:
+    """One session id on each master, in master order.
+
+    Only the project id differs from the single-node session's, and it has two
+    characters as ``p1`` has, so every document is the same size.
+    """
+    from stateway.ids import SessionRef
+
+    found: dict[int, str] = {}
+    for char in string.digits + string.ascii_lowercase:
+        session_id = SessionRef.of(
+            document.CLIENT_ID, document.USER_ID, document.APP_ID, f"q{char}"
+        ).session_id
+        found.setdefault(cluster.node_for_key(session_id), session_id)
+    assert sorted(found) == list(range(len(cluster.ports))), found
+    return [found[index] for index in sorted(found)]
+
+
+def _getex_calls(cluster: Any) -> list[int]:
+    """GETEX calls each master has served so far (``INFO commandstats``)."""
+    import redis
+
+    calls = []
+    for index in range(len(cluster.ports)):
+        with redis.Redis.from_url(cluster.node_url(index)) as node:
+            calls.append(int(node.info("commandstats").get("cmdstat_getex", {}).get("calls", 0)))
+    return calls
 
 
 def _django_session(stack: Stack, workdir: str, state: dict[str, Any]) -> Callable[[], Any]:
@@ -105,15 +156,26 @@ def _django_session(stack: Stack, workdir: str, state: dict[str, Any]) -> Callab
 
 
 def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotReadResult:
+    with running_cluster(stack) as cluster:
+        return _run(stack, cluster, targets, rounds=rounds, per_round=per_round)
+
+
+def _run(stack: Stack, cluster: Any, targets: Targets, *, rounds: int, per_round: int) -> HotReadResult:
     import redis
     from events import http_api_v1_event
 
     from stateway import runtime
     from stateway.config import get_settings
     from stateway.ids import parse_session_id
+    from stateway.sessions import SessionService
+    from stateway.tiers.redis_cache import RedisCache, make_redis_client
 
     payload = _seed_session(stack)
     state = orjson.loads(payload)
+    cluster_ids = _cluster_sessions(cluster)
+    for session_id in cluster_ids:
+        seeded = _seed_session(stack, session_id, redis_url=cluster.url, cluster=True)
+        assert len(seeded) == len(payload), (len(seeded), len(payload))
 
     os.environ.update(stack.environ(classifier_config=json.dumps(document.CLASSIFIER_CONFIG)))
     runtime.clear_caches()
@@ -136,6 +198,20 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
         django_load = _django_session(stack, workdir, state)
         service = runtime.session_service()
         ttl = get_settings().session_ttl
+        # Built as runtime builds the single-node service, with STATEWAY_REDIS_CLUSTER=true.
+        cluster_settings = dataclasses.replace(get_settings(), redis_url=cluster.url, redis_cluster=True)
+        cluster_redis = make_redis_client(
+            cluster_settings.require_redis_url(),
+            timeout_ms=cluster_settings.redis_timeout_ms,
+            cluster=cluster_settings.redis_cluster,
+        )
+        cluster_service = SessionService(runtime.store(), RedisCache(cluster_redis), cluster_settings)
+        cluster_refs = [parse_session_id(session_id) for session_id in cluster_ids]
+        for cluster_ref, session_id in zip(cluster_refs, cluster_ids, strict=True):
+            read = cluster_service.state(cluster_ref)
+            assert read.source == "cache" and orjson.loads(read.payload) == document.session_state(
+                cluster_ref.project_id
+            ), (session_id, read.source)
         from events import LambdaContext
 
         context = LambdaContext()
@@ -144,18 +220,26 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
             it = iter(events)
             return lambda: app(next(it), context)
 
+        def cluster_call() -> Callable[[], Any]:
+            # A fresh cycle per batch: sample i of a batch reads the session on master i % 3.
+            it = itertools.cycle(cluster_refs)
+            return lambda: cluster_service.state(next(it))
+
         contenders: dict[str, Callable[[int], Callable[[], Any]]] = {
             FLOOR: lambda n: lambda: orjson.loads(plain.get("bench:floor:doc")),
             "redis-py GETEX (TTL slide) + orjson.loads": lambda n: (
                 lambda: orjson.loads(plain.getex("bench:floor:doc", ex=ttl))
             ),
-            "Stateway SessionService.state()": lambda n: lambda: service.state(ref),
+            SINGLE: lambda n: lambda: service.state(ref),
+            CLUSTER: lambda n: cluster_call(),
             FUNCTION: lambda n: function_call([event() for _ in range(n)]),
             DJANGO: lambda n: django_load,
         }
         samples: dict[str, list[int]] = {name: [] for name in contenders}
+        by_round: dict[str, list[list[int]]] = {name: [] for name in contenders}
         cpu_ns: dict[str, int] = dict.fromkeys(contenders, 0)
         names = list(contenders)
+        getex_before = _getex_calls(cluster)
         for r in range(rounds):
             order = names[r % len(names) :] + names[: r % len(names)]
             for name in order:
@@ -163,17 +247,24 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
                 time_calls(contenders[name](warm), warm)
                 call = contenders[name](per_round)
                 cpu_start = time.thread_time_ns()
-                samples[name] += time_calls(call, per_round)
+                batch = time_calls(call, per_round)
                 cpu_ns[name] += time.thread_time_ns() - cpu_start
+                samples[name] += batch
+                by_round[name].append(batch)
+        getex_per_master = [a - b for a, b in zip(_getex_calls(cluster), getex_before, strict=True)]
         status, body = invoke(app, event())
         assert status == 200 and body["source"] == "cache" and body["state"] == state
+        for cluster_ref in cluster_refs:
+            assert cluster_service.state(cluster_ref).source == "cache"
 
     summaries = {name: summarize(s) for name, s in samples.items()}
     floor, fn, dj = summaries[FLOOR], summaries[FUNCTION], summaries[DJANGO]
     print(heading("1. Hot session read (warm, cache hit, in-process)"))
     print(
         f"Document: {len(payload):,} bytes of JSON (env, classifier_config, 20 navigation entries, 6 keys); "
-        f"{rounds} interleaved rounds of {per_round:,} calls each, one Redis on loopback."
+        f"{rounds} interleaved rounds of {per_round:,} calls each, one Redis on loopback; the cluster row: "
+        f"a 3-master Redis Cluster on loopback, {len(cluster_ids)} sessions of the same size, one on each "
+        "master, read in turn."
     )
     print()
     rows = [
@@ -190,6 +281,33 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
     print(table(["read", "median µs", "p99 µs", "CPU µs/call", "÷ floor", "÷ Django"], rows))
     print()
     print("CPU µs/call: this thread's CPU time (user + system, the socket calls included) per call.")
+    single, clustered = summaries[SINGLE], summaries[CLUSTER]
+    cluster_ratio = clustered.median_us / single.median_us
+    round_ratios = [
+        statistics.median(c) / statistics.median(s)
+        for c, s in zip(by_round[CLUSTER], by_round[SINGLE], strict=True)
+    ]
+    masters = len(cluster_ids)
+    per_master = [
+        summarize([x for batch in by_round[CLUSTER] for x in batch[index::masters]]).median_us
+        for index in range(masters)
+    ]
+    print()
+    print(
+        f"Redis Cluster row ÷ single-node ({SINGLE}): {cluster_ratio:.2f}x "
+        f"({clustered.median_us:.1f} µs vs {single.median_us:.1f} µs median); the same ratio round by round: "
+        f"{min(round_ratios):.2f}x to {max(round_ratios):.2f}x, median {statistics.median(round_ratios):.2f}x."
+    )
+    print(
+        "Median by master (session id → master): "
+        + "; ".join(
+            f"{session_id} → {index}: {median:.1f} µs"
+            for index, (session_id, median) in enumerate(zip(cluster_ids, per_master, strict=True))
+        )
+        + ". GETEX served by each master during the rounds (warm-up calls included): "
+        + " / ".join(f"{n:,}" for n in getex_per_master)
+        + "."
+    )
     ratio_floor = fn.median_us / floor.median_us
     ratio_django = fn.median_us / dj.median_us
     targets.check(
@@ -202,12 +320,20 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
         f"hot read ≤ 0.5x Django cached_db load(): {ratio_django:.2f}x "
         f"({fn.median_us:.1f} µs vs {dj.median_us:.1f} µs median)",
     )
+    cluster_ok = targets.check(
+        cluster_ratio <= CLUSTER_TARGET,
+        f"hot read on a 3-master Redis Cluster within 10% of single-node: {cluster_ratio:.2f}x "
+        f"({clustered.median_us:.1f} µs vs {single.median_us:.1f} µs median, {SINGLE})",
+    )
     if ratio_floor > 1.25:
         _explain(app, event, plain, rounds, per_round)
         _profile(app, event)
+    if not cluster_ok:
+        _explain_cluster(cluster, cluster_redis, runtime.redis_client(), cluster_ids, ttl, rounds, per_round)
+    cluster_redis.close()
     plain.delete("bench:floor:doc")
     plain.close()
-    return HotReadResult(summaries, len(payload))
+    return HotReadResult(summaries, len(payload), cluster_ratio)
 
 
 def _explain(app: Any, event: Callable[[], dict[str, Any]], plain: Any, rounds: int, per_round: int) -> None:
@@ -292,6 +418,80 @@ def _explain(app: Any, event: Callable[[], dict[str, Any]], plain: Any, rounds: 
     print()
     rows = [[name, f"{summarize(s).median_us:.1f}"] for name, s in samples.items()]
     print(table(["piece", "median µs"], rows))
+
+
+def _explain_cluster(
+    cluster: Any,
+    cluster_redis: Any,
+    single_redis: Any,
+    cluster_ids: list[str],
+    ttl: int,
+    rounds: int,
+    per_round: int,
+) -> None:
+    """Where the cluster row's extra time goes: the same GETEX through each client, in the same rounds."""
+    from stateway.config import get_settings
+    from stateway.tiers.redis_cache import make_redis_client
+
+    timeout_ms = get_settings().redis_timeout_ms
+    to_master = [
+        make_redis_client(cluster.node_url(cluster.node_for_key(session_id)), timeout_ms=timeout_ms)
+        for session_id in cluster_ids
+    ]
+
+    def in_turn(calls: list[Callable[[], Any]]) -> Callable[[], Any]:
+        it = itertools.cycle(calls)
+        return lambda: next(it)()
+
+    def getex(client: Any, session_id: str) -> Callable[[], Any]:
+        return functools.partial(client.getex, session_id, ex=ttl)
+
+    built = cluster_redis.built
+    steps: dict[str, Callable[[], Callable[[], Any]]] = {
+        "single-node Redis: the layer's client, GETEX of the single-node session": lambda: in_turn(
+            [getex(single_redis, document.SESSION_ID)]
+        ),
+        "the cluster's masters: the layer's single-node client to each session's master": lambda: in_turn(
+            [getex(client, sid) for client, sid in zip(to_master, cluster_ids, strict=True)]
+        ),
+        "redis-py RedisCluster (the one the layer's client built), GETEX": lambda: in_turn(
+            [getex(built, sid) for sid in cluster_ids]
+        ),
+        "the layer's cluster client (LazyClient around that RedisCluster), GETEX": lambda: in_turn(
+            [getex(cluster_redis, sid) for sid in cluster_ids]
+        ),
+    }
+    samples: dict[str, list[int]] = {name: [] for name in steps}
+    names = list(steps)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            time_calls(steps[name](), 50)
+            samples[name] += time_calls(steps[name](), per_round)
+    for client in to_master:
+        client.close()
+    print()
+    print("Where the cluster row's time goes (the same GETEX through each client, same rounds, no profiler):")
+    print()
+    rows = [[name, f"{summarize(s).median_us:.1f}"] for name, s in samples.items()]
+    print(table(["GETEX of a cached session (4 KB), one call", "median µs"], rows))
+
+    calls = 3000
+    call = steps["the layer's cluster client (LazyClient around that RedisCluster), GETEX"]()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(calls):
+        call()
+    profiler.disable()
+    raw: dict[Any, Any] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    top = sorted(raw.items(), key=lambda kv: -kv[1][2])[:8]
+    print()
+    print(f"cProfile of {calls:,} GETEX through the layer's cluster client, the 8 largest own times:")
+    print()
+    rows = [
+        [f"{_short(filename)}:{line} {func}", f"{ncalls / calls:.0f}", f"{tottime / calls * 1e6:.1f}"]
+        for (filename, line, func), (_, ncalls, tottime, _, _) in top
+    ]
+    print(table(["function (own time, under the profiler)", "calls per GETEX", "µs per GETEX"], rows))
 
 
 def _profile(app: Any, event: Callable[[], dict[str, Any]]) -> None:

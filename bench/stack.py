@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "infra" / "local"))
@@ -28,6 +28,9 @@ sys.path.insert(0, str(ROOT / "infra" / "local"))
 from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
 
 from stateway.config import Settings  # noqa: E402
+
+if TYPE_CHECKING:
+    from redis_cluster import RedisClusterServer
 
 BUCKET = "stateway-bench-snapshots"
 
@@ -86,6 +89,16 @@ def running_stack() -> Iterator[Stack]:
             yield Stack(redis.url, mongo.uri, s3.endpoint, BUCKET, workdir, s3, pids)
 
 
+@contextmanager
+def running_cluster(stack: Stack) -> Iterator[RedisClusterServer]:
+    """A 3-master Redis Cluster (no replicas) on loopback beside the stack, stopped on the way out."""
+    from redis_cluster import RedisClusterServer
+
+    workdir = Path(tempfile.mkdtemp(prefix="redis-cluster-", dir=stack.workdir))
+    with RedisClusterServer(workdir) as cluster:
+        yield cluster
+
+
 # Counting clients -------------------------------------------------------------------
 
 
@@ -94,17 +107,25 @@ class Counts:
     """Requests sent to each tier since the last ``reset()``."""
 
     redis: int = 0
+    redis_ports: Counter[int] = field(default_factory=Counter)
+    """Redis round trips by server port (one port, or one per master of a cluster)."""
     mongo: Counter[str] = field(default_factory=Counter)
     s3: Counter[str] = field(default_factory=Counter)
 
     def reset(self) -> None:
         self.redis = 0
+        self.redis_ports.clear()
         self.mongo.clear()
         self.s3.clear()
 
 
-def counting_redis(url: str, counts: Counts, timeout_ms: int = 500) -> Any:
-    """The layer's Redis client, with every round trip counted into ``counts``."""
+def counting_redis(url: str, counts: Counts, timeout_ms: int = 500, *, cluster: bool = False) -> Any:
+    """The layer's Redis client, with every round trip counted into ``counts``.
+
+    With ``cluster`` the layer's cluster client, built here (it reads the slot
+    map) so that each master's connection pool can be instrumented: a pipeline
+    that touches keys on two masters is one request to each, two round trips.
+    """
     from redis.connection import Connection
 
     from stateway.tiers.redis_cache import make_redis_client
@@ -112,11 +133,21 @@ def counting_redis(url: str, counts: Counts, timeout_ms: int = 500) -> Any:
     class CountingConnection(Connection):
         def send_packed_command(self, command: Any, check_health: bool = True) -> None:
             counts.redis += 1
+            counts.redis_ports[self.port] += 1
             super().send_packed_command(command, check_health)
 
-    client = make_redis_client(url, timeout_ms=timeout_ms)
-    client.connection_pool.connection_class = CountingConnection
-    client.connection_pool.disconnect()
+    client = make_redis_client(url, timeout_ms=timeout_ms, cluster=cluster)
+    pools = (
+        [node.redis_connection.connection_pool for node in client.built.get_nodes()]
+        if cluster
+        else [client.connection_pool]
+    )
+    for pool in pools:
+        # Connections the pool already made (the cluster client's, reading the slot map)
+        # are dropped, so that every connection from now on is a counting one.
+        pool.connection_class = CountingConnection
+        pool.disconnect()
+        pool.reset()
     return client
 
 
