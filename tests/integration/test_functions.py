@@ -266,3 +266,33 @@ module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
     assert out.returncode != 0
     assert "ConfigError: STATEWAY_SESSION_TTL must be a positive integer" in out.stderr
+
+
+def test_a_srv_uri_whose_lookup_fails_is_503_and_the_cache_still_serves(
+    deployed_env: None, monkeypatch: pytest.MonkeyPatch, uid: str
+) -> None:
+    claims = {"sub": "alice", "client_id": f"acme{uid}"}
+    ids = {"client_id": f"acme{uid}", "user_id": "alice", "app_id": "web", "project_id": "p1"}
+    status, _, body = call(
+        "session_init", http_api_v1_event("POST", "/api/session/init", body=ids, claims=claims)
+    )
+    assert status == 200
+    sid = body["session_id"]
+    # The store's name cannot be resolved (a .invalid name never is): the client is built
+    # with each request and its DNS lookup fails there.
+    monkeypatch.setenv("MONGODB_URI", "mongodb+srv://cluster0.stateway-test.invalid/?retryWrites=false")
+    runtime.clear_caches()
+    unknown = f"session:acme{uid}:alice:web:never"
+    status, _, body = call(
+        "session_state",
+        http_api_v1_event("GET", "/api/session/state", query=f"session_id={unknown}", claims=claims),
+    )
+    assert (status, body["error"]["code"]) == (503, "store_unavailable")
+    health_status, _, health = call("health", http_api_v1_event("GET", "/api/health"))
+    assert (health_status, health["store"], health["cache"]) == (503, "down", "ok")
+    # A session the cache holds is still served: the cache read never needed the store.
+    status, _, body = call(
+        "session_state",
+        http_api_v1_event("GET", "/api/session/state", query=f"session_id={sid}", claims=claims),
+    )
+    assert (status, body["source"]) == (200, "cache")

@@ -133,14 +133,51 @@ def cache() -> RedisCache:
     return result
 
 
+def database() -> Any:
+    """The store's database, with its indexes; built on the first store command.
+
+    Raises StoreUnavailable while the store cannot be reached or its name not
+    resolved; nothing is kept, and the next call tries again.
+    """
+
+    def build() -> Any:
+        from stateway.tiers.mongo_store import MongoStore
+
+        db = mongo_client()[get_settings().mongodb_db]
+        MongoStore(db).ensure_indexes()
+        return db
+
+    return _once("database", build)
+
+
+class _LazyDatabase:
+    """What the store is given: the database is built by its first command, not before.
+
+    So a request the cache answers never waits for, or fails on, a store it
+    does not need (an unreachable server, a ``mongodb+srv`` name that does not
+    resolve).
+    """
+
+    def __getitem__(self, name: str) -> Any:
+        return _LazyCollection(name)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        return database().command(*args, **kwargs)
+
+
+class _LazyCollection:
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(database()[self._name], attr)
+
+
 def store() -> MongoStore:
     def build() -> MongoStore:
         from stateway.tiers.mongo_store import MongoStore
 
-        built = MongoStore(mongo_client()[get_settings().mongodb_db])
-        # Raises StoreUnavailable while the store is down; nothing is kept, the next call retries.
-        built.ensure_indexes()
-        return built
+        return MongoStore(_LazyDatabase())
 
     result: MongoStore = _once("store", build)
     return result
