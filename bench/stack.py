@@ -153,7 +153,9 @@ def counting_redis(url: str, counts: Counts, timeout_ms: int = 500, *, cluster: 
 
 def counting_mongo(uri: str, counts: Counts, timeout_ms: int = 3000) -> Any:
     """A MongoClient built as ``stateway.runtime`` builds it, with a command listener."""
-    from pymongo import MongoClient, monitoring
+    from pymongo import monitoring
+
+    from stateway.tiers.mongo_store import make_mongo_client
 
     class Listener(monitoring.CommandListener):
         def started(self, event: monitoring.CommandStartedEvent) -> None:
@@ -165,14 +167,7 @@ def counting_mongo(uri: str, counts: Counts, timeout_ms: int = 3000) -> Any:
         def failed(self, event: monitoring.CommandFailedEvent) -> None:
             pass
 
-    return MongoClient(
-        uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
-        event_listeners=[Listener()],
-    )
+    return make_mongo_client(uri, timeout_ms=timeout_ms, event_listeners=[Listener()])
 
 
 def counting_s3(counts: Counts, timeout_ms: int = 3000) -> Any:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,28 +115,38 @@ def gateway_logs_no_errors(request: pytest.FixtureRequest) -> Iterator[None]:
         pytest.fail("the gateway logged errors:\n" + "\n".join(found[:20]))
 
 
+@contextmanager
+def serve(
+    workdir: Path,
+    s3_endpoint: str,
+    bucket: str,
+    cache: dict[str, str],
+    cluster: RedisClusterServer | None = None,
+) -> Iterator[Gateway]:
+    """A gateway over a MongoDB-protocol server of its own, the given cache and the shared S3."""
+    secret = secrets.token_urlsafe(24)
+    with MongoServer(workdir / "mongo") as mongo:
+        env = {
+            **cache,
+            "MONGODB_URI": mongo.uri,
+            "AWS_ENDPOINT_URL_S3": s3_endpoint,
+            "STATEWAY_SNAPSHOT_BUCKET": bucket,
+            "STATEWAY_JWT_SECRET": secret,
+            **GATEWAY_ENV,
+        }
+        url, process = start_gateway(workdir, env)
+        try:
+            yield Gateway(url, secret, mongo, process, workdir / "gateway.log", cluster)
+        finally:
+            stop_gateway(process)
+
+
 @pytest.fixture(scope="session")
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, redis_url: str, s3_endpoint: str, bucket: str
 ) -> Iterator[Gateway]:
-    workdir = tmp_path_factory.mktemp("gateway")
-    secret = secrets.token_urlsafe(24)
-    with MongoServer(workdir / "mongo") as mongo:
-        url, process = start_gateway(
-            workdir,
-            {
-                "REDIS_URL": redis_url,
-                "MONGODB_URI": mongo.uri,
-                "AWS_ENDPOINT_URL_S3": s3_endpoint,
-                "STATEWAY_SNAPSHOT_BUCKET": bucket,
-                "STATEWAY_JWT_SECRET": secret,
-                **GATEWAY_ENV,
-            },
-        )
-        try:
-            yield Gateway(url, secret, mongo, process, workdir / "gateway.log")
-        finally:
-            stop_gateway(process)
+    with serve(tmp_path_factory.mktemp("gateway"), s3_endpoint, bucket, {"REDIS_URL": redis_url}) as gw:
+        yield gw
 
 
 @pytest.fixture(scope="session")
@@ -143,22 +154,6 @@ def cluster_gateway(
     tmp_path_factory: pytest.TempPathFactory, redis_cluster: RedisClusterServer, s3_endpoint: str, bucket: str
 ) -> Iterator[Gateway]:
     """The gateway on the real 3-master Redis Cluster, with ``STATEWAY_REDIS_CLUSTER=true``."""
-    workdir = tmp_path_factory.mktemp("cluster-gateway")
-    secret = secrets.token_urlsafe(24)
-    with MongoServer(workdir / "mongo") as mongo:
-        url, process = start_gateway(
-            workdir,
-            {
-                "REDIS_URL": redis_cluster.url,
-                "STATEWAY_REDIS_CLUSTER": "true",
-                "MONGODB_URI": mongo.uri,
-                "AWS_ENDPOINT_URL_S3": s3_endpoint,
-                "STATEWAY_SNAPSHOT_BUCKET": bucket,
-                "STATEWAY_JWT_SECRET": secret,
-                **GATEWAY_ENV,
-            },
-        )
-        try:
-            yield Gateway(url, secret, mongo, process, workdir / "gateway.log", redis_cluster)
-        finally:
-            stop_gateway(process)
+    cache = {"REDIS_URL": redis_cluster.url, "STATEWAY_REDIS_CLUSTER": "true"}
+    with serve(tmp_path_factory.mktemp("cluster-gateway"), s3_endpoint, bucket, cache, redis_cluster) as gw:
+        yield gw

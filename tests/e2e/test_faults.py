@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 from clients import mongo_client, redis_client
-from conftest import Gateway, start_gateway, stop_gateway
+from conftest import Gateway, error_lines, start_gateway, stop_gateway
 from servers import MongoServer, RedisServer
 
 try:
@@ -101,7 +101,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         cache = redis_client(redis.url)
         try:
             yield Stack(
-                Gateway(url, secret, mongo, process),
+                Gateway(url, secret, mongo, process, workdir / "gateway.log"),
                 redis,
                 mongo,
                 s3,
@@ -113,6 +113,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             cache.close()
             store_client.close()
             stop_gateway(process)
+
+
+@pytest.fixture(autouse=True)
+def no_bug_while_tiers_fail(stack: Stack) -> Iterator[None]:
+    """A tier that is down is an outage (WARNING, 503 or served around), never an ERROR: a bug."""
+    log = stack.gateway.log_path
+    assert log is not None
+    offset = log.stat().st_size
+    yield
+    found = error_lines(log, offset)
+    assert found == [], "the gateway logged errors:\n" + "\n".join(found[:20])
 
 
 @pytest.fixture(autouse=True)

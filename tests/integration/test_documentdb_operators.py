@@ -138,6 +138,9 @@ def test_services_send_only_what_documentdb_5_supports(
     )
     assert {"$set", "$inc", "$push", "$setOnInsert"} <= recorder.operators("update")
     assert {"$each", "$slice"} <= recorder.operators("update_modifier")
-    assert {"$exists", "$lte", "$in"} <= recorder.operators("query")
+    assert {"$exists", "$expr", "$in"} <= recorder.operators("query")
+    assert {"$reduce", "$objectToArray", "$slice", "$concatArrays", "$lte"} <= recorder.operators(
+        "expression"
+    )
     assert violations(recorder, load_allowlist()) == []
     assert recorder.txn_number_commands() == []

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -350,28 +351,48 @@ def test_a_stopped_master_reads_and_writes_go_through_the_store(
         client.close()
 
 
+@contextmanager
+def a_cluster_down_spell(
+    tmp_path: Path, mongo_db: Any, settings: Settings, uid: str
+) -> Iterator[tuple[SessionService, list[SessionRef], Callable[[], None]]]:
+    """Six sessions cached on a cluster, then one master stopped until the cluster is down.
+
+    Full coverage required (Redis's default): one master down takes the whole cluster
+    down. The body runs while it is down, and may call the third value to bring the
+    master back and wait for the cluster to be ok (done on the way out otherwise).
+    """
+    with RedisClusterServer(tmp_path / "cluster", node_timeout_ms=1000) as cluster:
+        client = redis_client(cluster.url, cluster=True)
+        try:
+            service = build(client, mongo_db, settings)
+            refs = [SessionRef.of(f"client-{uid}", "alice", "web", f"p{i}") for i in range(6)]
+            for r in refs:
+                service.init(r)
+            down = cluster.node_for_key(refs[0].session_id)
+
+            def recover() -> None:
+                cluster.start_node(down, wait=False)
+                cluster.wait_state("ok", timeout=30)
+
+            cluster.stop_node(down)
+            try:
+                cluster.wait_state("fail", timeout=20)
+                yield service, refs, recover
+            finally:
+                recover()
+        finally:
+            client.close()
+
+
 def test_a_cluster_that_is_down_serves_every_read_and_write_from_the_store(
     tmp_path: Path, mongo_db: Any, settings: Settings, uid: str
 ) -> None:
-    # Full coverage required (Redis's default): one master down takes the cluster down.
-    with RedisClusterServer(tmp_path / "cluster", node_timeout_ms=1000) as cluster:
-        client = redis_client(cluster.url, cluster=True)
-        service = build(client, mongo_db, settings)
-        refs = [SessionRef.of(f"client-{uid}", "alice", "web", f"p{i}") for i in range(6)]
+    with a_cluster_down_spell(tmp_path, mongo_db, settings, uid) as (service, refs, _):
         for r in refs:
-            service.init(r)
-        down = cluster.node_for_key(refs[0].session_id)
-        cluster.stop_node(down)
-        try:
-            cluster.wait_state("fail", timeout=20)
-            for r in refs:
-                got = service.update_key(r, "theme", "dark")
-                read = service.state(r)
-                assert (read.source, read.version, read.state["theme"]) == ("store", got.version, "dark")
-            assert service.init(SessionRef.of(f"client-{uid}", "alice", "web", "new")).created
-        finally:
-            cluster.start_node(down)
-        client.close()
+            got = service.update_key(r, "theme", "dark")
+            read = service.state(r)
+            assert (read.source, read.version, read.state["theme"]) == ("store", got.version, "dark")
+        assert service.init(SessionRef.of(f"client-{uid}", "alice", "web", "new")).created
 
 
 @pytest.mark.xfail(
@@ -382,25 +403,11 @@ def test_a_cluster_that_is_down_serves_every_read_and_write_from_the_store(
 def test_after_the_cluster_recovers_no_read_serves_an_older_version(
     tmp_path: Path, mongo_db: Any, settings: Settings, uid: str
 ) -> None:
-    with RedisClusterServer(tmp_path / "cluster", node_timeout_ms=1000) as cluster:
-        client = redis_client(cluster.url, cluster=True)
-        service = build(client, mongo_db, settings)
-        refs = [SessionRef.of(f"client-{uid}", "alice", "web", f"p{i}") for i in range(6)]
+    with a_cluster_down_spell(tmp_path, mongo_db, settings, uid) as (service, refs, recover):
         for r in refs:
-            service.init(r)
-        down = cluster.node_for_key(refs[0].session_id)
-        cluster.stop_node(down)
-        try:
-            cluster.wait_state("fail", timeout=20)
-            for r in refs:
-                service.update_key(r, "theme", "dark")
-        finally:
-            cluster.start_node(down)
-        cluster.wait_state("ok", timeout=30)
-        try:
-            assert [service.state(r).version for r in refs] == [2] * len(refs)
-        finally:
-            client.close()
+            service.update_key(r, "theme", "dark")
+        recover()
+        assert [service.state(r).version for r in refs] == [2] * len(refs)
 
 
 # A cache error that is a bug is never a miss. ------------------------------------------

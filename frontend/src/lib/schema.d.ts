@@ -368,7 +368,7 @@ export interface components {
          * @description Every error code Stateway answers with.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_id" | "invalid_key" | "invalid_state" | "unauthorized" | "forbidden" | "not_found" | "session_not_found" | "project_state_not_found" | "snapshot_not_found" | "method_not_allowed" | "write_conflict" | "version_mismatch" | "state_too_large" | "unsupported_media_type" | "internal_error" | "unavailable" | "store_unavailable" | "cache_unavailable" | "snapshots_unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_id" | "invalid_key" | "invalid_state" | "unauthorized" | "forbidden" | "not_found" | "session_not_found" | "project_state_not_found" | "snapshot_not_found" | "method_not_allowed" | "version_mismatch" | "state_too_large" | "unsupported_media_type" | "internal_error" | "unavailable" | "store_unavailable" | "cache_unavailable" | "snapshots_unavailable";
         /** @description The one error body. */
         Error: {
             error: {
@@ -407,12 +407,6 @@ export interface components {
             error?: {
                 /** @constant */
                 code?: "version_mismatch";
-            };
-        };
-        WriteConflictError: components["schemas"]["Error"] & {
-            error?: {
-                /** @constant */
-                code?: "write_conflict";
             };
         };
         PayloadTooLargeError: components["schemas"]["Error"] & {
@@ -479,16 +473,6 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["NotFoundError"];
-            };
-        };
-        /** @description The key kept changing under concurrent writers while this update was being judged against the size limit; nothing was written. Send it again. */
-        WriteConflict: {
-            headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
-                [name: string]: unknown;
-            };
-            content: {
-                "application/json": components["schemas"]["WriteConflictError"];
             };
         };
         /** @description If-Match does not match the stored version; nothing was written. */
@@ -697,7 +681,6 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            409: components["responses"]["WriteConflict"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

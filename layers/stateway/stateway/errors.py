@@ -114,17 +114,6 @@ class SnapshotNotFound(NotFound):
     default_message = "The snapshot does not exist."
 
 
-# 409 -------------------------------------------------------------------------
-
-
-class WriteConflict(StatewayError):
-    """Concurrent writers kept changing the same key; nothing was written by this request."""
-
-    status = 409
-    code = "write_conflict"
-    default_message = "The key kept changing under concurrent writes; nothing was written, try again."
-
-
 # 412 / 413 / 415 -------------------------------------------------------------
 
 

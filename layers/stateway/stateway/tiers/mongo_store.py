@@ -4,19 +4,21 @@ It sends only what MongoDB (5.0 or newer, Atlas included) and Amazon
 DocumentDB 5.0 both support (``tests/documentdb/`` holds DocumentDB's lists
 and a test holds the store to them): ``find``, ``insert``, ``findAndModify``,
 ``update``, ``delete`` and ``createIndexes`` with plain query operators
-(``$lte``, ``$exists``, ``$in``) and update operators (``$set``, ``$inc``,
-``$push`` with ``$each``/``$slice``, ``$setOnInsert``). No aggregation
-expression, no ``$expr``, and no reliance on retryable writes (DocumentDB 5.0
-has none): every write is safe to send again (create-once by ``_id``,
-version and size guards in the filter).
+(``$lte``, ``$exists``, ``$in``, and ``$expr`` over ``$reduce``,
+``$objectToArray``, ``$slice``, ``$concatArrays``, ``$size``, ``$cond`` and
+arithmetic), update operators (``$set``, ``$inc``, ``$push`` with
+``$each``/``$slice``, ``$setOnInsert``); no ``$bsonSize`` (DocumentDB has it
+from 8.0.1 only) and no reliance on retryable writes (DocumentDB 5.0 has
+none): every write is safe to send again (create-once by ``_id``, version and
+size guards in the filter).
 
 Every session write is one atomic single-document update: one key with
 ``$set state.<key>`` + ``$inc version``, navigation with ``$push``/``$each``/
-``$slice``. The size limit is enforced atomically too: each session document
-keeps its members' sizes (``sizes``, compact JSON as ``documents.py`` measures
-it), a write first reads them and then updates only if the key's size and the
-running total are still what it judged (so concurrent writes of different keys
-all land; a writer of the same key that lost the race judges again).
+``$slice``. The size limit is in the same update's filter: each session
+document keeps its members' sizes (``sizes``, compact JSON as ``documents.py``
+measures it), and an ``$expr`` adds up the size the write would leave, so the
+server judges it on the document as it is when the write applies (concurrent
+writes of different keys all land, and together never pass the limit).
 
 Client errors are sorted at this boundary: transient ones (no connection,
 no server selected, a network timeout, not primary or stepped down, time limit
@@ -40,14 +42,10 @@ from stateway.errors import (
     SessionNotFound,
     StoreBug,
     StoreUnavailable,
-    WriteConflict,
 )
 
 SESSIONS = "sessions"
 PROJECT_STATES = "project_states"
-
-#: A one-key write whose key keeps changing under it judges again this many times.
-MAX_WRITE_ATTEMPTS = 16
 
 # What a read returns of a session (the size bookkeeping stays in the store).
 _SESSION_FIELDS = {"state": 1, "version": 1, "updated_at": 1}
@@ -152,26 +150,54 @@ def _session(doc: Mapping[str, Any]) -> StoredSession:
 def sizes_of(state: Mapping[str, Any]) -> dict[str, Any]:
     """The size bookkeeping of a session state (the ``sizes`` field of its document).
 
-    ``members``: the sum of the members' sizes (the state's compact JSON is one
-    byte more); ``key.<name>``: each member's size; ``navigation``: the size of
-    each navigation entry, in order; ``navigation_seq``: bumped by every write
-    of the navigation, so that an append can tell whether the list it judged
-    is still the list it appends to.
+    ``key.<name>``: each member's size (:func:`documents.member_bytes`), the
+    navigation aside; ``navigation``: the size of each navigation entry, in
+    order (present when the state has a navigation list). The state's compact
+    JSON is the members' sizes, the navigation member's, and one byte.
     """
     by_key = documents.member_sizes(dict(state))
+    sizes: dict[str, Any] = {"key": by_key}
     navigation = state.get("navigation")
-    items = navigation if isinstance(navigation, list) else []
+    if isinstance(navigation, list):
+        del by_key["navigation"]
+        sizes["navigation"] = [len(documents.dumps(item)) for item in navigation]
+    return sizes
+
+
+# The size a write leaves, as a server-side expression over ``sizes`` (DocumentDB 5.0 has
+# every operator used here; ``tests/documentdb/`` holds the list).
+_NAVIGATION_MEMBER = documents.member_bytes("navigation", 2)  # '"navigation":[]' and its comma
+
+
+def _sum(array: Any) -> dict[str, Any]:
+    return {"$reduce": {"input": array, "initialValue": 0, "in": {"$add": ["$$value", "$$this"]}}}
+
+
+def _members_but(key: str | None) -> dict[str, Any]:
+    """The sum of the stored members' sizes, leaving out ``key`` (the one being replaced)."""
+    value: Any = "$$this.v" if key is None else {"$cond": [{"$eq": ["$$this.k", key]}, 0, "$$this.v"]}
     return {
-        "members": sum(by_key.values()),
-        "key": by_key,
-        "navigation": [len(documents.dumps(item)) for item in items],
-        "navigation_seq": 0,
+        "$reduce": {
+            "input": {"$objectToArray": "$sizes.key"},
+            "initialValue": 0,
+            "in": {"$add": ["$$value", value]},
+        }
     }
 
 
-def _within(members: int, delta: int, max_bytes: int) -> bool:
-    # After the write the state has at least the written member, so its size is members + 1.
-    return members + delta + 1 <= max_bytes
+def _navigation_member(items: Any) -> dict[str, Any]:
+    """The navigation member's size for entries of sizes ``items``: ``"navigation":[a,b,…]``, comma."""
+    count = {"$size": items}
+    commas = {"$cond": [{"$gt": [count, 0]}, {"$subtract": [count, 1]}, 0]}
+    return {"$add": [_NAVIGATION_MEMBER, _sum(items), commas]}
+
+
+def _current_navigation() -> dict[str, Any]:
+    return {"$cond": [{"$isArray": "$sizes.navigation"}, _navigation_member("$sizes.navigation"), 0]}
+
+
+def _fits(total: dict[str, Any] | int, *parts: Any, max_bytes: int) -> dict[str, Any]:
+    return {"$expr": {"$lte": [{"$add": [total, *parts, 1]}, max_bytes]}}
 
 
 class MongoStore:
@@ -259,29 +285,31 @@ class MongoStore:
     ) -> StoredSession:
         """Set ``state.<key>`` and bump the version in one atomic update.
 
-        ``value_bytes`` is the value's compact JSON size. Raises SessionNotFound,
-        PreconditionFailed, PayloadTooLarge (nothing written), WriteConflict
-        (the key kept changing), StoreUnavailable, StoreBug.
+        ``value_bytes`` is the value's compact JSON size. The size limit is in the
+        same update's filter, judged by the server on the document as it is
+        when the update applies, so writers of different keys never interfere
+        and together never pass the limit. Raises SessionNotFound,
+        PreconditionFailed, PayloadTooLarge (nothing written), StoreUnavailable,
+        StoreBug.
         """
         new_size = documents.member_bytes(key, value_bytes)
-        extra_set: dict[str, Any] = {}
-        extra_inc: dict[str, int] = {}
         if key == "navigation":
-            extra_set["sizes.navigation"] = [len(documents.dumps(item)) for item in value]
-            extra_inc["sizes.navigation_seq"] = 1
-
-        def attempt(sizes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
-            old_size = sizes["key"].get(key)
-            guard = {f"sizes.key.{key}": {"$exists": False} if old_size is None else old_size}
+            guard = _fits(_members_but(None), new_size, max_bytes=max_bytes)
             update = {
-                "$set": {f"state.{key}": value, f"sizes.key.{key}": new_size, "updated_at": now, **extra_set},
-                "$inc": {"version": 1, **extra_inc},
+                "$set": {
+                    "state.navigation": value,
+                    "sizes.navigation": [len(documents.dumps(item)) for item in value],
+                    "updated_at": now,
+                },
+                "$inc": {"version": 1},
             }
-            return guard, update, new_size - (old_size or 0)
-
-        return self._guarded_update(
-            session_id, attempt, max_bytes=max_bytes, expected_version=expected_version
-        )
+        else:
+            guard = _fits(_members_but(key), _current_navigation(), new_size, max_bytes=max_bytes)
+            update = {
+                "$set": {f"state.{key}": value, f"sizes.key.{key}": new_size, "updated_at": now},
+                "$inc": {"version": 1},
+            }
+        return self._guarded_update(session_id, guard, update, expected_version=expected_version)
 
     def push_navigation(
         self,
@@ -296,82 +324,68 @@ class MongoStore:
     ) -> StoredSession:
         """Append ``entry`` to ``state.navigation``, keeping the newest ``limit`` entries.
 
-        Raises as :meth:`set_session_key`.
+        The sizes of the entries are kept in step (``$push`` with the same
+        ``$slice``), so the limit is judged on the list as it will be. Raises as
+        :meth:`set_session_key`.
         """
-
-        def attempt(sizes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any], int]:
-            items = [*sizes.get("navigation", []), entry_bytes][-limit:]
-            new_size = documents.member_bytes("navigation", documents.array_bytes(items))
-            seq = sizes.get("navigation_seq")
-            guard = {"sizes.navigation_seq": {"$exists": False} if seq is None else seq}
-            update = {
-                "$push": {
-                    "state.navigation": {"$each": [entry], "$slice": -limit},
-                    "sizes.navigation": {"$each": [entry_bytes], "$slice": -limit},
-                },
-                "$set": {"sizes.key.navigation": new_size, "updated_at": now},
-                "$inc": {"version": 1, "sizes.navigation_seq": 1},
-            }
-            return guard, update, new_size - sizes["key"].get("navigation", 0)
-
-        return self._guarded_update(
-            session_id, attempt, max_bytes=max_bytes, expected_version=expected_version
-        )
+        after = {
+            "$slice": [{"$concatArrays": [{"$ifNull": ["$sizes.navigation", []]}, [entry_bytes]]}, -limit]
+        }
+        guard = _fits(_members_but(None), _navigation_member(after), max_bytes=max_bytes)
+        update = {
+            "$push": {
+                "state.navigation": {"$each": [entry], "$slice": -limit},
+                "sizes.navigation": {"$each": [entry_bytes], "$slice": -limit},
+            },
+            "$set": {"updated_at": now},
+            "$inc": {"version": 1},
+        }
+        return self._guarded_update(session_id, guard, update, expected_version=expected_version)
 
     def _guarded_update(
         self,
         session_id: str,
-        attempt: Any,
+        guard: dict[str, Any],
+        update: dict[str, Any],
         *,
-        max_bytes: int,
         expected_version: int | None,
     ) -> StoredSession:
-        """Read the sizes, judge the write, and apply it only if what was judged still holds.
+        """Apply ``update`` if the document exists, has size bookkeeping, and passes ``guard``.
 
-        ``attempt(sizes)`` returns the filter guard of what it judged, the
-        update, and the change of the members' total. The update adds that
-        change to ``sizes.members`` in the same operation, with the total's
-        bound in the filter, so the limit holds however writers interleave.
+        One round trip when it applies. When it does not, one read tells why:
+        no document (404), another version than ``If-Match`` (412), a document
+        from before size bookkeeping (given its sizes, then tried again), or
+        the size (413).
         """
         from pymongo import ReturnDocument
 
+        flt: dict[str, Any] = {"_id": session_id, "sizes.key": {"$exists": True}, **guard}
+        if expected_version is not None:
+            flt["version"] = expected_version
         with _translate_errors("update the session"):
-            for _ in range(MAX_WRITE_ATTEMPTS):
-                current = self._sessions.find_one({"_id": session_id}, {"version": 1, "sizes": 1})
-                if current is None:
-                    raise SessionNotFound()
-                version = int(current["version"])
-                if expected_version is not None and version != expected_version:
-                    raise PreconditionFailed(current_version=version)
-                sizes = current.get("sizes")
-                if sizes is None:
-                    self._add_sizes(session_id, version)
-                    continue
-                guard, update, delta = attempt(sizes)
-                if not _within(int(sizes["members"]), delta, max_bytes):
-                    raise PayloadTooLarge()
-                update.setdefault("$inc", {})["sizes.members"] = delta
-                flt: dict[str, Any] = {
-                    "_id": session_id,
-                    **guard,
-                    "sizes.members": {"$lte": max_bytes - 1 - delta},
-                }
-                if expected_version is not None:
-                    flt["version"] = expected_version
+            for _ in range(2):
                 doc = self._sessions.find_one_and_update(
                     flt, update, projection=_SESSION_FIELDS, return_document=ReturnDocument.AFTER
                 )
                 if doc is not None:
                     return _session(doc)
-                # The key (or the total) changed between the read and the write: judge again.
-        raise WriteConflict()
+                current = self._sessions.find_one({"_id": session_id}, {"version": 1, "sizes.key": 1})
+                if current is None:
+                    raise SessionNotFound()
+                version = int(current["version"])
+                if expected_version is not None and version != expected_version:
+                    raise PreconditionFailed(current_version=version)
+                if "key" in current.get("sizes", {}):
+                    break
+                self._add_sizes(session_id, version)
+        raise PayloadTooLarge()
 
     def _add_sizes(self, session_id: str, version: int) -> None:
         """Give a document written before size bookkeeping its ``sizes`` (once, guarded by version)."""
         doc = self._sessions.find_one({"_id": session_id}, {"state": 1})
         if doc is not None:
             self._sessions.update_one(
-                {"_id": session_id, "version": version, "sizes": {"$exists": False}},
+                {"_id": session_id, "version": version, "sizes.key": {"$exists": False}},
                 {"$set": {"sizes": sizes_of(doc["state"])}},
             )
 
@@ -480,7 +494,9 @@ class MongoStore:
             )
 
 
-def make_mongo_client(uri: str, *, timeout_ms: int, tls_ca_file: str | None = None) -> Any:
+def make_mongo_client(
+    uri: str, *, timeout_ms: int, tls_ca_file: str | None = None, event_listeners: list[Any] | None = None
+) -> Any:
     """A ``pymongo.MongoClient`` for ``uri`` with explicit timeouts; it connects on first use.
 
     The URI carries what the server needs (for Amazon DocumentDB:
@@ -495,6 +511,8 @@ def make_mongo_client(uri: str, *, timeout_ms: int, tls_ca_file: str | None = No
     from pymongo import MongoClient
 
     options: dict[str, Any] = {}
+    if event_listeners:
+        options["event_listeners"] = event_listeners
     if tls_ca_file:
         options.update(tls=True, tlsCAFile=tls_ca_file)
     return MongoClient(
