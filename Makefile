@@ -43,7 +43,10 @@ test-frontend: $(STAMP)
 	@if [ -f frontend/package.json ]; then bash frontend/scripts/ci.sh; fi
 
 ## A development token: make token USER=alice CLIENT=acme
+# USER is always in a shell's environment: only a USER given on make's command line counts.
 token: $(STAMP)
+	@if [ "$(origin USER)" != "command line" ] || [ -z "$(CLIENT)" ]; then \
+		echo "usage: make token USER=<user id> CLIENT=<client id>" >&2; exit 2; fi
 	@$(PY) infra/local/devtoken.py --user "$(USER)" --client "$(CLIENT)"
 
 bench: $(STAMP)
