@@ -274,7 +274,8 @@ def _cluster_writes(stack: Stack, cluster: Any, uid: str) -> tuple[list[Trips], 
     try:
         sessions = SessionService(MongoStore(mongo[settings.mongodb_db]), RedisCache(redis), settings)
         masters = range(len(cluster.ports))
-        # redis-py asks its default node (COMMAND GETKEYS) for the keys of a command it cannot parse.
+        # redis-py asks its default node (COMMAND GETKEYS) for the keys of a command it cannot parse;
+        # placed apart so that such a request would show in the per-master counts.
         default_master = cluster.ports.index(redis.built.get_default_node().port)
         client_id = next(
             candidate
@@ -334,6 +335,6 @@ def _cluster_writes(stack: Stack, cluster: Any, uid: str) -> tuple[list[Trips], 
     placement = (
         f"The measured session's key is on master {ref_master}, its namespace set on master "
         f"{namespace_master}; end all's second session is on master {other_master}; redis-py's default "
-        f"node (which answers COMMAND GETKEYS for the cache script in a pipeline) is master {default_master}."
+        f"node (which would answer a COMMAND GETKEYS, if one were sent) is master {default_master}."
     )
     return results, placement
