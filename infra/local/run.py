@@ -86,6 +86,7 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
     )
 
     from stateway import documents
+    from stateway.ids import parse_digits
 
     class DecodingGateway(LocalGateway):
         """API Gateway hands functions URL-decoded path parameters; so does this one."""
@@ -111,6 +112,14 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
     def error_body(code: str, message: str, request_id: str) -> bytes:
         return documents.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
 
+    # What the HTTP server refuses before any route is looked at (http.server's own limits: a
+    # request line of 65,536 bytes, header lines of 65,536 bytes, 100 headers), answered with
+    # the contract's error body instead of its HTML page.
+    server_refusals = {
+        414: ("uri_too_long", "The request line is over 65536 bytes."),
+        431: ("headers_too_large", "A header line is over 65536 bytes, or there are over 100 headers."),
+    }
+
     class Handler(ChaliceRequestHandler):
         def _generic_handle(self) -> None:
             path = urlparse(self.path).path
@@ -121,6 +130,15 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
                 route = matcher.match_route(self.path).route
             except ValueError:
                 self._refuse(404, "not_found", "No such route.")
+                return
+            lengths = self.headers.get_all("Content-Length") or []
+            if len(lengths) > 1 or (lengths and parse_digits(lengths[0].strip()) is None):
+                # Chalice would int() it: "\u00b2" raised, "\u0661\u0660" read 10 bytes, "-1"
+                # read to the end. The body's end is unknown, so the connection closes.
+                self.close_connection = True
+                self._answer_error(
+                    400, "invalid_request", "Content-Length must be one number of ASCII digits."
+                )
                 return
             method = self.command
             if method == "OPTIONS":
@@ -159,9 +177,29 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
         def _refuse(self, status: int, code: str, message: str, **headers: str) -> None:
             """Answer without a function, as API Gateway does, having read the body off the connection."""
             self._parse_payload()
+            self._answer_error(status, code, message, **headers)
+
+        def _answer_error(self, status: int, code: str, message: str, **headers: str) -> None:
             request_id = uuid.uuid4().hex
             headers["X-Request-Id"] = request_id
             self._send_http_response(status, headers, error_body(code, message, request_id))
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            """The HTTP server's own refusals, in the contract's error body, on a connection that closes.
+
+            The rest of the request was not read, so nothing after it on the connection can be
+            trusted as another request. No input is a 5xx: an HTTP version the server does not
+            speak is a 400 like any other malformed request.
+            """
+            self.close_connection = True
+            # A request line it could not read leaves the request as HTTP/0.9, which would
+            # get a bare body without a status line or headers.
+            self.request_version = self.protocol_version
+            status = code if 400 <= code < 500 else 400
+            error_code, text = server_refusals.get(
+                status, ("invalid_request", "The request is not valid HTTP.")
+            )
+            self._answer_error(status, error_code, text)
 
         def _serve_inspector(self, path: str) -> None:
             relative = path.removeprefix("/inspector").lstrip("/") or "index.html"

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import time
+import unicodedata
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ import jwt
 import pytest
 import requests
 from clients import mongo_client
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 MARKER = "victim-secret-7f3a"
 BAD_IDS = [
@@ -497,3 +501,383 @@ def test_duplicate_json_keys_are_400(victim: Victim, template: str) -> None:
     )
     assert_error(response, 400, "invalid_json")
     victim.assert_unchanged()
+
+
+# Hostile text where a number or a storable string is expected -----------------------------
+#
+# Each class below once answered 500 or was silently read as something else. The strategies
+# generate them; every example carries at least one hostile character, so any example finds
+# the bug when it is there.
+
+HOSTILE_EXAMPLES = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.generate],
+)
+# Characters for which str.isdigit() is true but that are not ASCII: decimal digits of every
+# script (Nd: Arabic-Indic, Devanagari, fullwidth, mathematical, ...) and digit-like No
+# characters (superscripts, circled digits), which int() refuses.
+unicode_digits = st.characters(categories=["Nd", "No"]).filter(lambda c: c.isdigit() and not c.isascii())
+ascii_digits = st.text(alphabet="0123456789", max_size=4)
+unicode_numbers = st.builds(
+    lambda a, u, b: a + u + b, ascii_digits, st.text(unicode_digits, min_size=1, max_size=3), ascii_digits
+)
+# The zero of each decimal-digit block: digit d of a block is chr(zero + d).
+digit_zeros = st.characters(categories=["Nd"], exclude_characters="0123456789").map(
+    lambda c: ord(c) - unicodedata.digit(c)
+)
+# Integers in a number's place that are far over any bound, with or without leading zeros.
+oversized_numbers = st.one_of(
+    st.builds(str.__add__, st.sampled_from("123456789"), st.text("0123456789", min_size=18, max_size=6000)),
+    st.builds(
+        lambda n, z: "0" * z + n, st.integers(min_value=1, max_value=100).map(str), st.integers(19, 6000)
+    ),
+)
+lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+plain_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=6)
+hostile_strings = st.builds(lambda a, s, b: a + s + b, plain_text, lone_surrogates, plain_text)
+safe_keys = st.text(alphabet="abcxyz_é日", min_size=1, max_size=4)
+safe_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | plain_text,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(safe_keys, children, max_size=3),
+    max_leaves=6,
+)
+
+
+def _with(rest: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    return {**rest, key: value}
+
+
+#: An object holding one lone surrogate somewhere: as a key or a value, at any depth.
+hostile_objects: st.SearchStrategy[dict[str, Any]] = st.deferred(
+    lambda: st.one_of(
+        st.builds(_with, st.dictionaries(safe_keys, safe_values, max_size=2), hostile_strings, safe_values),
+        st.builds(_with, st.dictionaries(safe_keys, safe_values, max_size=2), safe_keys, hostile_values),
+    )
+)
+hostile_values: st.SearchStrategy[Any] = st.deferred(
+    lambda: st.one_of(
+        hostile_strings,
+        hostile_objects,
+        st.builds(
+            lambda a, v, b: [*a, v, *b],
+            st.lists(safe_values, max_size=2),
+            hostile_values,
+            st.lists(safe_values, max_size=2),
+        ),
+    )
+)
+
+
+def as_bytes(body: Any, *, raw: bool) -> bytes:
+    """JSON with the surrogate as a ``\\uXXXX`` escape, or (``raw``) as its UTF-8-style bytes."""
+    if raw:
+        return json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return json.dumps(body).encode()
+
+
+def send(v: Victim, method: str, url: str, **kwargs: Any) -> requests.Response:
+    return v.api.request(method, url, timeout=30, **kwargs)
+
+
+def hostile_bodies(v: Victim, value: Any, obj: dict[str, Any], text: str) -> list[tuple[str, str, Any]]:
+    """Every body of every route, with the hostile value, object or string in each place one goes."""
+    url = v.gateway.url
+    update = f"{url}/api/session/update"
+    return [
+        ("POST", f"{url}/api/session/init", {**v.ids, "project_id": "surrogate", "env": obj}),
+        ("POST", f"{url}/api/session/init", {**v.ids, "env": {"k": value}}),
+        ("POST", f"{url}/api/session/init", {**v.ids, "app_id": text}),
+        ("PATCH", update, {"session_id": v.sid, "key": "secret", "value": value}),
+        ("PATCH", update, {"session_id": v.sid, "navigation": obj}),
+        ("PATCH", update, {"session_id": v.sid, "key": text, "value": 1}),
+        ("PATCH", update, {"session_id": text, "key": "secret", "value": 1}),
+        ("PUT", v.project_url, {"state": obj}),
+        ("PUT", v.project_url, {"state": {"secret": value}}),
+        ("PUT", v.project_url, {"state": {"secret": MARKER}, text: 1}),
+    ]
+
+
+REFUSED_BODY = {"invalid_json", "invalid_state", "invalid_id", "invalid_key", "invalid_request"}
+
+
+@HOSTILE_EXAMPLES
+@given(value=hostile_values, obj=hostile_objects, text=hostile_strings, raw=st.booleans())
+def test_lone_surrogates_anywhere_in_a_body_are_400(
+    victim: Victim, value: Any, obj: dict[str, Any], text: str, raw: bool
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    for method, url, body in hostile_bodies(victim, value, obj, text):
+        response = send(victim, method, url, data=as_bytes(body, raw=raw), headers=headers)
+        assert_error(response, 400, REFUSED_BODY)
+    victim.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    "escape", ["\\ud800", "\\udfff", "\\ud83d", "\\ude00", "\\ude00\\ud83d", "a\\udc00b"]
+)
+def test_each_lone_surrogate_escape_is_400(victim: Victim, escape: str) -> None:
+    headers, url = {"Content-Type": "application/json"}, victim.gateway.url
+    for method, target, body in (
+        (
+            "POST",
+            f"{url}/api/session/init",
+            json.dumps({**victim.ids, "project_id": "s"})[:-1] + f', "env": {{"k": "{escape}"}}}}',
+        ),
+        (
+            "POST",
+            f"{url}/api/session/init",
+            json.dumps({**victim.ids, "project_id": "s"})[:-1] + f', "env": {{"{escape}": 1}}}}',
+        ),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "key": "secret", "value": "{escape}"}}',
+        ),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "key": "secret", "value": {{"{escape}": 1}}}}',
+        ),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "navigation": {{"p": ["{escape}"]}}}}',
+        ),
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            f'{{"session_id": "{victim.sid}", "navigation": {{"{escape}": 1}}}}',
+        ),
+        ("PUT", victim.project_url, f'{{"state": {{"secret": "{escape}"}}}}'),
+        ("PUT", victim.project_url, f'{{"state": {{"{escape}": "{MARKER}"}}}}'),
+        ("PUT", victim.project_url, f'{{"state": {{"secret": "{MARKER}"}}, "{escape}": 1}}'),
+    ):
+        assert_error(send(victim, method, target, data=body.encode(), headers=headers), 400, REFUSED_BODY)
+    victim.assert_unchanged()
+
+
+def test_a_surrogate_pair_is_one_character_and_round_trips(gateway: Any, uid: str) -> None:
+    ids = {"client_id": f"pair-{uid}", "user_id": "alice", "app_id": "web", "project_id": "p1"}
+    api = gateway.session("alice", ids["client_id"])
+    body = json.dumps({**ids, "env": {"\ud83d\ude00": "\ud83d\ude00"}}).encode()
+    response = api.post(
+        f"{gateway.url}/api/session/init", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["state"]["env"]["😀"] == "😀"
+
+
+def translate(text: str, zero: int, mask: list[bool]) -> str:
+    """``text`` with the ASCII digits chosen by ``mask`` written in the digit block starting at ``zero``."""
+    digits = iter(mask * (len(text) // max(1, len(mask)) + 1))
+    return "".join(chr(zero + int(c)) if c.isascii() and c.isdigit() and next(digits) else c for c in text)
+
+
+def if_match_targets(v: Victim) -> list[tuple[str, str, dict[str, Any]]]:
+    url = v.gateway.url
+    return [
+        (
+            "PATCH",
+            f"{url}/api/session/update",
+            {"json": {"session_id": v.sid, "key": "secret", "value": "x"}},
+        ),
+        ("PATCH", f"{url}/api/session/update", {"json": {"session_id": v.sid, "navigation": {"p": "/x"}}}),
+        ("PUT", v.project_url, {"json": {"state": {"secret": "overwritten"}}}),
+        ("POST", f"{v.project_url}/snapshots/{v.snapshot_id}/restore", {}),
+    ]
+
+
+def assert_not_a_number(v: Victim, text: str) -> None:
+    """``text`` in every integer place is refused: ``limit``, ``If-Match``, a snapshot id's version."""
+    snapshots = f"{v.project_url}/snapshots"
+    assert_error(send(v, "GET", snapshots, params={"limit": text}), 400, "invalid_request")
+    # (Spaces around a bare header value are not part of it, as HTTP says.)
+    bare = [text] if text.strip() == text else []
+    for quoted in (*bare, f'"{text}"', f'W/"{text}"'):
+        for method, url, kwargs in if_match_targets(v):
+            # Sent as raw UTF-8 bytes, as a client that does not check would send them.
+            response = send(v, method, url, headers={"If-Match": quoted.encode()}, **kwargs)
+            assert_error(response, 400, "invalid_request")
+    stamp = v.snapshot_id.partition("-")[2]
+    forged = quote(f"{text}-{stamp}", safe="")
+    assert_error(send(v, "POST", f"{snapshots}/{forged}/restore"), 404, "snapshot_not_found")
+    assert_error(send(v, "GET", snapshots, params={"before": f"{text}-{stamp}"}), 404, "snapshot_not_found")
+
+
+@HOSTILE_EXAMPLES
+@given(text=unicode_numbers)
+def test_unicode_digits_are_not_numbers(victim: Victim, text: str) -> None:
+    assert_not_a_number(victim, text)
+    victim.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "²",
+        "\u0661\u0660",
+        "\uff11\uff10",
+        "٢",
+        "۲",
+        "२",
+        "\U0001d7d0",
+        "①",
+        "¹",
+        "2²",
+        "1 ",
+        " 1",
+        "+1",
+        "-1",
+        "1_0",
+        "0x1",
+        "1.0",
+    ],
+)
+def test_each_non_ascii_or_signed_number_is_refused(victim: Victim, text: str) -> None:
+    assert_not_a_number(victim, text)
+    victim.assert_unchanged()
+
+
+@HOSTILE_EXAMPLES
+@given(zero=digit_zeros, mask=st.lists(st.booleans(), min_size=1, max_size=8).filter(any))
+def test_snapshot_ids_in_other_digits_never_reach_the_snapshot(
+    victim: Victim, zero: int, mask: list[bool]
+) -> None:
+    forged = translate(victim.snapshot_id, zero, mask)
+    assert forged != victim.snapshot_id
+    snapshots = f"{victim.project_url}/snapshots"
+    restored = send(victim, "POST", f"{snapshots}/{quote(forged, safe='')}/restore")
+    assert_error(restored, 404, "snapshot_not_found")
+    assert_error(send(victim, "GET", snapshots, params={"before": forged}), 404, "snapshot_not_found")
+    victim.assert_unchanged()
+
+
+def test_snapshot_ids_parse_only_as_formed(victim: Victim) -> None:
+    version, _, stamp = victim.snapshot_id.partition("-")
+    snapshots = f"{victim.project_url}/snapshots"
+    for forged in (
+        f"0{version}-{stamp}",
+        f"+{version}-{stamp}",
+        f" {version}-{stamp}",
+        f"{version}-{stamp[:15]}+{stamp[16:]}",
+        f"{version}-{stamp[:15]} {stamp[16:]}",
+        f"{version}-{stamp[:-1]}",
+        f"{version}-{stamp}-",
+        f"{version}-{stamp.lower()}",
+        f"{version}-{stamp[:4]}{stamp[4:6].lstrip('0') or '0'}{stamp[6:]}",
+    ):
+        if forged == victim.snapshot_id:
+            continue
+        restored = send(victim, "POST", f"{snapshots}/{quote(forged, safe='')}/restore")
+        assert_error(restored, 404, "snapshot_not_found")
+    victim.assert_unchanged()
+
+
+@HOSTILE_EXAMPLES
+@given(text=oversized_numbers)
+def test_oversized_numbers_are_refused(victim: Victim, text: str) -> None:
+    assert_not_a_number(victim, text)
+    victim.assert_unchanged()
+
+
+@pytest.mark.parametrize("digits", [19, 100, 4_300, 4_301, 5_000, 60_000])
+def test_each_oversized_number_is_refused(victim: Victim, digits: int) -> None:
+    assert_not_a_number(victim, "9" * digits)
+    victim.assert_unchanged()
+
+
+# Requests larger than the gateway reads -----------------------------------------------------
+
+
+def raw_exchange(gateway: Any, *requests_: bytes) -> bytes:
+    """Send raw request bytes on one connection; everything the gateway answered until it closed."""
+    host, port = gateway.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        for request in requests_:
+            conn.sendall(request)
+        conn.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_responses(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    responses = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+        length = int(headers.get("content-length", "0"))
+        responses.append((int(status_line.split()[1]), headers, rest[:length]))
+        data = rest[length:]
+    return responses
+
+
+def assert_raw_error(response: tuple[int, dict[str, str], bytes], status: int, code: str) -> None:
+    got, headers, body = response
+    assert got == status, (got, body[:200])
+    assert headers["content-type"] == "application/json"
+    parsed = json.loads(body)
+    assert parsed["error"]["code"] == code and parsed["error"]["message"]
+    assert parsed["error"]["request_id"] == headers["x-request-id"]
+    assert set(parsed) == {"error"} and set(parsed["error"]) == {"code", "message", "request_id"}
+
+
+def health(extra: bytes = b"") -> bytes:
+    return b"GET /api/health HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
+
+
+@pytest.mark.parametrize("size", [65_537, 100_000])
+def test_an_oversized_url_is_414_with_the_error_body(gateway: Any, size: int) -> None:
+    target = b"/api/session/state?session_id=" + b"x" * size
+    responses = parse_responses(
+        raw_exchange(gateway, health(), b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    )
+    # The first request is answered, the second refused; the rest of its line is never read
+    # as another request.
+    assert [status for status, _, _ in responses] == [200, 414]
+    assert_raw_error(responses[1], 414, "uri_too_long")
+    assert requests.get(f"{gateway.url}/api/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        b"X-Big: " + b"x" * 70_000 + b"\r\n",
+        b"Authorization: Bearer " + b"x" * 70_000 + b"\r\n",
+        b"".join(b"X-H%d: 1\r\n" % i for i in range(101)),
+    ],
+    ids=["one long header", "long authorization", "101 headers"],
+)
+def test_oversized_headers_are_431_with_the_error_body(gateway: Any, headers: bytes) -> None:
+    responses = parse_responses(raw_exchange(gateway, health(), health(headers)))
+    assert [status for status, _, _ in responses] == [200, 431]
+    assert_raw_error(responses[1], 431, "headers_too_large")
+    assert requests.get(f"{gateway.url}/api/health", timeout=10).status_code == 200
+
+
+@pytest.mark.parametrize("length", ["²", "\u0661\u0660", "-1", "1e2", "+5", "9" * 5_000, "5, 5"])
+def test_a_content_length_that_is_not_ascii_digits_is_400(victim: Victim, length: str) -> None:
+    token = victim.gateway.token(victim.user_id, victim.client_id)
+    path = victim.project_url.removeprefix(victim.gateway.url)
+    request = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    ).encode() + b'{"state": {"secret": "overwritten"}}'
+    responses = parse_responses(raw_exchange(victim.gateway, request))
+    assert len(responses) == 1
+    assert_raw_error(responses[0], 400, "invalid_request")
+    victim.assert_unchanged()
+
+
+@pytest.mark.parametrize(
+    "request_line",
+    [b"GET /api/health HTTP/2.0", b"GET /api/health HTTP/1.x", b"GET", b"GET /api/health HTTP/1.1 extra"],
+)
+def test_a_malformed_request_line_is_400_with_the_error_body(gateway: Any, request_line: bytes) -> None:
+    responses = parse_responses(raw_exchange(gateway, request_line + b"\r\nHost: x\r\n\r\n"))
+    assert len(responses) == 1
+    assert_raw_error(responses[0], 400, "invalid_request")

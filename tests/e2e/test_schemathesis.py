@@ -21,7 +21,8 @@ import jsonschema_rs
 import requests
 import schemathesis
 import yaml  # type: ignore[import-untyped]
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 ID = re.compile(r"[A-Za-z0-9_\-@][A-Za-z0-9_\-.@]{0,127}")
@@ -156,3 +157,81 @@ def test_end_with_session_id_and_client_id_is_400(gateway: Any) -> None:
     )
     assert response.status_code == 400, response.status_code
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+# Hostile input, judged by the document ------------------------------------------------------
+#
+# Text where a number goes (other scripts' digits, which str.isdigit() takes; numbers far over
+# any bound) and strings that cannot be stored (a lone UTF-16 surrogate, as a value or a key),
+# sent in cases of the document's own operations: every answer must be one the document
+# declares for the operation, with the body it declares, and never a 5xx.
+
+HOSTILE_CHECKS = [
+    schemathesis.checks.not_a_server_error,
+    schemathesis.specs.openapi.checks.status_code_conformance,
+    schemathesis.specs.openapi.checks.content_type_conformance,
+    schemathesis.specs.openapi.checks.response_schema_conformance,
+]
+unicode_numbers = st.builds(
+    lambda a, u, b: a + u + b,
+    st.text("0123456789", max_size=3),
+    st.text(
+        st.characters(categories=["Nd", "No"]).filter(lambda c: c.isdigit() and not c.isascii()),
+        min_size=1,
+        max_size=3,
+    ),
+    st.text("0123456789", max_size=3),
+)
+oversized_numbers = st.builds(
+    str.__add__, st.sampled_from("123456789"), st.text("0123456789", min_size=18, max_size=5000)
+)
+hostile_numbers = st.one_of(unicode_numbers, oversized_numbers)
+hostile_strings = st.builds(
+    lambda a, s, b: a + s + b,
+    st.text(max_size=4),
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF),
+    st.text(max_size=4),
+)
+PROJECT = "/api/project-state/{client_id}/{app_id}/{project_id}"
+
+
+def call(gateway: Any, path: str, method: str, **parts: Any) -> None:
+    headers = {"Authorization": f"Bearer {gateway.token('alice', 'acme')}", **parts.pop("headers", {})}
+    case = schema[path][method].Case(headers=headers, **parts)
+    case.call_and_validate(base_url=gateway.url, session=HTTP, checks=HOSTILE_CHECKS)
+
+
+IDS = {"client_id": "acme", "app_id": "web", "project_id": "hostile"}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+@given(text=hostile_numbers)
+def test_hostile_numbers_answer_as_documented(gateway: Any, text: str) -> None:
+    call(gateway, f"{PROJECT}/snapshots", "GET", path_parameters=IDS, query={"limit": text})
+    stamp = "20261124T123456789Z"
+    for snapshot in (f"{text}-{stamp}", f"1-{stamp[:9]}{text}Z"):
+        call(gateway, f"{PROJECT}/snapshots", "GET", path_parameters=IDS, query={"before": snapshot})
+        call(
+            gateway,
+            f"{PROJECT}/snapshots/{{snapshot_id}}/restore",
+            "POST",
+            path_parameters={**IDS, "snapshot_id": snapshot},
+        )
+    if text.isascii():
+        # (A header value is Latin-1 on the wire; the abuse suite sends the raw UTF-8 bytes.)
+        call(gateway, PROJECT, "PUT", path_parameters=IDS, headers={"If-Match": text}, body={"state": {}})
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+@given(text=hostile_strings)
+def test_unstorable_strings_answer_as_documented(gateway: Any, text: str) -> None:
+    ids = {"client_id": "acme", "user_id": "alice", "app_id": "web", "project_id": "hostile"}
+    session_id = "session:acme:alice:web:hostile"
+    call(gateway, "/api/session/init", "POST", body={**ids, "env": {"k": text}})
+    call(gateway, "/api/session/init", "POST", body={**ids, "env": {text: 1}})
+    call(
+        gateway, "/api/session/update", "PATCH", body={"session_id": session_id, "key": "k", "value": [text]}
+    )
+    call(gateway, "/api/session/update", "PATCH", body={"session_id": session_id, "navigation": {text: "/"}})
+    call(gateway, PROJECT, "PUT", path_parameters=IDS, body={"state": {"k": {"deeper": text}}})
+    call(gateway, PROJECT, "PUT", path_parameters=IDS, body={"state": {text: 1}})

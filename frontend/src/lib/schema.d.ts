@@ -365,10 +365,10 @@ export interface components {
             snapshots: components["schemas"]["TierStatus"];
         };
         /**
-         * @description Every error code Stateway answers with.
+         * @description Every error code Stateway answers with. `uri_too_long` (414) and `headers_too_large` (431) come from the gateway, before any operation: a request line over 65,536 bytes, a header line over 65,536 bytes or more than 100 headers.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_id" | "invalid_key" | "invalid_state" | "unauthorized" | "forbidden" | "not_found" | "session_not_found" | "project_state_not_found" | "snapshot_not_found" | "method_not_allowed" | "version_mismatch" | "state_too_large" | "unsupported_media_type" | "internal_error" | "unavailable" | "store_unavailable" | "cache_unavailable" | "snapshots_unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_id" | "invalid_key" | "invalid_state" | "unauthorized" | "forbidden" | "not_found" | "session_not_found" | "project_state_not_found" | "snapshot_not_found" | "method_not_allowed" | "version_mismatch" | "state_too_large" | "unsupported_media_type" | "internal_error" | "unavailable" | "store_unavailable" | "cache_unavailable" | "snapshots_unavailable" | "uri_too_long" | "headers_too_large";
         /** @description The one error body. */
         Error: {
             error: {

@@ -2,13 +2,16 @@
 
 A document is stored in MongoDB as BSON and cached as compact JSON, so it must
 survive both: object keys may not start with ``$`` or contain ``.`` or NUL (no
-operator or path injection), integers must fit in signed 64 bits, and nesting
-is bounded. Size is measured as compact UTF-8 JSON, as the contract says.
+operator or path injection), integers must fit in signed 64 bits, strings must
+be Unicode that UTF-8 can encode (no lone UTF-16 surrogate: JSON's ``"\\ud800"``
+escape parses, but neither orjson nor BSON can write it), and nesting is
+bounded. Size is measured as compact UTF-8 JSON, as the contract says.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import orjson
@@ -18,6 +21,24 @@ from stateway.errors import InvalidState, PayloadTooLarge
 MAX_DEPTH = 64
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
+# After parsing, a surrogate pair is one character; any surrogate left is a lone one.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """Whether any string or object key in ``value`` (parsed JSON) holds a lone UTF-16 surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def check_document(value: Any, *, what: str = "state") -> None:
@@ -33,12 +54,17 @@ def check_document(value: Any, *, what: str = "state") -> None:
                     raise InvalidState(
                         f"{what} has an object key that starts with '$' or contains '.' or NUL."
                     )
+                if _SURROGATE.search(key):
+                    raise InvalidState(f"{what} has an object key with a lone UTF-16 surrogate.")
                 stack.append((child, depth + 1))
         elif isinstance(item, list):
             if depth >= MAX_DEPTH:
                 raise InvalidState(f"{what} nests deeper than {MAX_DEPTH} levels.")
             stack.extend((child, depth + 1) for child in item)
-        elif isinstance(item, bool | str) or item is None:
+        elif isinstance(item, str):
+            if _SURROGATE.search(item):
+                raise InvalidState(f"{what} has a string with a lone UTF-16 surrogate.")
+        elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, float):
             # JSON has no Infinity or NaN; an integral number beyond 64 bits is an integer

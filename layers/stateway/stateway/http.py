@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ from stateway.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
-from stateway.ids import ProjectRef, SessionRef, is_valid_id, parse_session_id, validate_id
+from stateway.ids import ProjectRef, SessionRef, is_valid_id, parse_digits, parse_session_id, validate_id
 
 logger = logging.getLogger("stateway.http")
 
@@ -197,9 +198,10 @@ class ApiRequest:
         raw = self.query(name, required=False)
         if raw is None:
             return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
+        value = parse_digits(raw, max_digits=len(str(high)))
+        if value is None or not low <= value <= high:
             raise InvalidRequest(f"Query parameter {name!r} must be an integer from {low} to {high}.")
-        return int(raw)
+        return value
 
     def client_id_query(self) -> str:
         client_id = validate_id("client_id", self.query("client_id"))
@@ -211,10 +213,14 @@ class ApiRequest:
         raw = self.raw.headers.get("if-match")
         if raw is None or raw.strip() == "*":
             return None
-        value = raw.strip().removeprefix("W/").strip('"')
-        if not value.isdigit() or len(value) > 18:
+        text = raw.strip()
+        text = text.removeprefix("W/")
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            text = text[1:-1]
+        version = parse_digits(text)
+        if version is None:
             raise InvalidRequest("If-Match must be a version number, bare or quoted.")
-        return int(value)
+        return version
 
     def json_object(self) -> dict[str, Any]:
         """The body as a JSON object: 415 for another content type, 413 when far over the limit, else 400."""
@@ -229,12 +235,21 @@ class ApiRequest:
         if len(raw) > self.settings.max_state_bytes + _BODY_OVERHEAD:
             raise PayloadTooLarge(f"The body is over {self.settings.max_state_bytes + _BODY_OVERHEAD} bytes.")
         try:
-            parsed = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
+            # Strict UTF-8: json.loads(bytes) would also take UTF-16 and encoded surrogates.
+            text = raw.decode("utf-8-sig")
+            parsed = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constants)
         except (ValueError, RecursionError) as exc:
             raise InvalidJson() from exc
+        # What is accepted is what orjson and BSON can write: no lone surrogate (a "\ud800"
+        # escape) in any string or key. Only a body with such an escape is walked.
+        if _SURROGATE_ESCAPE.search(raw) and documents.has_lone_surrogate(parsed):
+            raise InvalidJson("The body holds a lone UTF-16 surrogate, which cannot be stored.")
         if not isinstance(parsed, dict):
             raise InvalidRequest("The body must be a JSON object.")
         return parsed
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

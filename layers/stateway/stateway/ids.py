@@ -20,6 +20,12 @@ KEY_MAX_LENGTH = 64
 _ID_RE = re.compile(r"[A-Za-z0-9_\-@][A-Za-z0-9_\-.@]{0,127}")
 # 1-64 characters of A-Z a-z 0-9 _ -, not starting with a digit or "-"
 _KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
+# An integer where one is sent as text (a query parameter, a header, a part of an id): ASCII
+# digits only. str.isdigit() and int() also take other scripts' digits ("\u0661\u0660", fullwidth
+# "\uff11"), and isdigit() takes "\u00b2", which int() refuses.
+_DIGITS_RE = re.compile(r"[0-9]+", re.ASCII)
+#: 18 digits always fit in a signed 64-bit integer.
+INT_MAX_DIGITS = 18
 
 SESSION_PREFIX = "session"
 NAMESPACE_PREFIX = "namespace"
@@ -50,6 +56,20 @@ def validate_key(value: object) -> str:
             "not starting with a digit or '-'."
         )
     return value
+
+
+def parse_digits(value: object, *, max_digits: int = INT_MAX_DIGITS) -> int | None:
+    """The integer written by ``value`` if it is 1 to ``max_digits`` ASCII digits, else ``None``.
+
+    No sign, no spaces, no underscores and no other script's digits: exactly what
+    ``str(n)`` writes for a non-negative ``n``, leading zeros aside. The length is
+    checked first, so a 5,000-digit value costs nothing.
+    """
+    if not isinstance(value, str) or not 0 < len(value) <= max_digits:
+        return None
+    if _DIGITS_RE.fullmatch(value) is None:
+        return None
+    return int(value)
 
 
 @dataclass(frozen=True, slots=True)

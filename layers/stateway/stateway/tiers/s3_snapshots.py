@@ -12,6 +12,7 @@ never import this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,11 +49,25 @@ def stamp(moment: datetime) -> str:
     return f"{moment.strftime(_STAMP_FORMAT)}{moment.microsecond // 1000:03d}Z"
 
 
+# What stamp() writes, and nothing else: ASCII digits only (strptime and int() also take
+# other scripts' digits, signs and spaces).
+_STAMP_RE = re.compile(r"[0-9]{8}T[0-9]{9}Z", re.ASCII)
+# What snapshot_id() writes: a version without leading zeros, a stamp. A version, like
+# If-Match, has at most 18 digits (ids.INT_MAX_DIGITS), which always fit in 64 bits.
+_ID_RE = re.compile(r"([1-9][0-9]{0,17}|0)-([0-9]{8}T[0-9]{9}Z)", re.ASCII)
+# What object_name() writes.
+_NAME_RE = re.compile(r"([0-9]{19})-([0-9]{8}T[0-9]{9}Z)\.json", re.ASCII)
+
+
 def parse_stamp(value: str) -> datetime:
-    if len(value) != 19 or not value.endswith("Z"):
+    """The moment :func:`stamp` wrote as ``value``; :class:`ValueError` for any other text."""
+    if _STAMP_RE.fullmatch(value) is None:
         raise ValueError(value)
     base = datetime.strptime(value[:15], _STAMP_FORMAT).replace(tzinfo=UTC)
-    return base.replace(microsecond=int(value[15:18]) * 1000)
+    moment = base.replace(microsecond=int(value[15:18]) * 1000)
+    if stamp(moment) != value:
+        raise ValueError(value)
+    return moment
 
 
 def snapshot_id(version: int, saved_at: datetime) -> str:
@@ -60,12 +75,16 @@ def snapshot_id(version: int, saved_at: datetime) -> str:
 
 
 def parse_snapshot_id(value: str) -> tuple[int, datetime]:
-    """Split a snapshot id; raise :class:`SnapshotNotFound` for anything malformed."""
-    version_text, sep, stamp_text = value.partition("-")
+    """Split a snapshot id exactly as :func:`snapshot_id` forms it; :class:`SnapshotNotFound` otherwise.
+
+    ``parse_snapshot_id(i)`` succeeds only when ``snapshot_id(*parse_snapshot_id(i)) == i``:
+    no other digits, signs, spaces or leading zeros name a snapshot.
+    """
+    match = _ID_RE.fullmatch(value) if len(value) <= 40 else None
+    if match is None:
+        raise SnapshotNotFound()
     try:
-        if not sep or not version_text.isdigit() or len(version_text) > 18:
-            raise ValueError(value)
-        return int(version_text), parse_stamp(stamp_text)
+        return int(match.group(1)), parse_stamp(match.group(2))
     except ValueError:
         raise SnapshotNotFound() from None
 
@@ -75,17 +94,14 @@ def object_name(version: int, saved_at: datetime) -> str:
 
 
 def _info_from_key(prefix: str, key: str, size: int) -> SnapshotInfo | None:
-    name = key[len(prefix) :]
-    if not name.endswith(".json"):
-        return None
-    inverted, sep, stamp_text = name[: -len(".json")].partition("-")
-    if not sep or len(inverted) != 19 or not inverted.isdigit():
+    match = _NAME_RE.fullmatch(key[len(prefix) :])
+    if match is None:
         return None
     try:
-        saved_at = parse_stamp(stamp_text)
+        saved_at = parse_stamp(match.group(2))
     except ValueError:
         return None
-    version = _VERSION_SPAN - int(inverted)
+    version = _VERSION_SPAN - int(match.group(1))
     return SnapshotInfo(snapshot_id(version, saved_at), version, saved_at, size)
 
 
