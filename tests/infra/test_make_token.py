@@ -12,9 +12,19 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def make_token(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "USER": "login-name-of-the-shell"}
+    # As from a shell: not a sub-make of the make that runs the tests (its MAKEFLAGS would carry
+    # its own command-line variables and print directories).
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")
+    }
+    env["USER"] = "login-name-of-the-shell"
     return subprocess.run(
-        ["make", "-s", "token", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        ["make", "-s", "--no-print-directory", "token", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
