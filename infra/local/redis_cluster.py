@@ -37,7 +37,7 @@ from typing import Self
 
 import redis
 from redis.crc import key_slot
-from servers import RedisServer, _Process, free_port, wait_for_port
+from servers import RedisServer, free_port, wait_for_port
 
 __all__ = ["CLUSTER_SLOTS", "RedisClusterServer"]
 
@@ -121,7 +121,7 @@ def _log_tail(path: Path, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-class _ClusterNode(_Process):
+class _ClusterNode(RedisServer):
     """One cluster-enabled server on a fixed port, with its own directory and ``nodes.conf``."""
 
     name = "node"
@@ -134,9 +134,8 @@ class _ClusterNode(_Process):
         node_timeout_ms: int,
         require_full_coverage: bool,
     ) -> None:
-        super().__init__(workdir)
+        super().__init__(workdir, binary=binary)
         self.port = port
-        self.binary = binary
         self.node_timeout_ms = node_timeout_ms
         self.require_full_coverage = require_full_coverage
         self.paused = False
@@ -146,12 +145,9 @@ class _ClusterNode(_Process):
         return self.workdir / "nodes.conf"
 
     def command(self) -> list[str]:
+        """A single server's command (loopback, no persistence), with cluster mode on."""
         return [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            HOST,
+            *super().command(),
             "--cluster-enabled",
             "yes",
             "--cluster-config-file",
@@ -160,12 +156,6 @@ class _ClusterNode(_Process):
             str(self.node_timeout_ms),
             "--cluster-require-full-coverage",
             "yes" if self.require_full_coverage else "no",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.workdir),
         ]
 
     def ready(self) -> None:

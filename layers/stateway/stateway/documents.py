@@ -103,11 +103,6 @@ def member_bytes(key: str, value_bytes: int) -> int:
     return len(dumps(key)) + value_bytes + 2
 
 
-def object_bytes(members_total: int, members: int) -> int:
-    """The compact JSON size of an object whose members' :func:`member_bytes` sum to ``members_total``."""
-    return members_total + 1 if members else 2
-
-
 def array_bytes(item_sizes: list[int]) -> int:
     """The compact JSON size of an array whose items encode to ``item_sizes`` bytes each."""
     return 2 + sum(item_sizes) + max(0, len(item_sizes) - 1)

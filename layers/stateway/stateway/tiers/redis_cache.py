@@ -151,7 +151,9 @@ class RedisCache:
 
     def __init__(self, client: RedisClientLike) -> None:
         self._client = client
-        self._cluster = isinstance(client, LazyClient) or type(client).__name__ == "RedisCluster"
+        # A cluster client knows which node holds a key (looked up on the type: a LazyClient
+        # would build its client to answer).
+        self._cluster = isinstance(client, LazyClient) or hasattr(type(client), "get_node_from_key")
 
     def get(self, key: str, *, slide_ttl: int | None = None) -> CachedEntry | None:
         """Return the entry at ``key``; with ``slide_ttl`` reset its TTL in the same command."""
