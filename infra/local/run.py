@@ -86,6 +86,7 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
     )
 
     from stateway import documents
+    from stateway.errors import error_body
     from stateway.ids import parse_digits
 
     class DecodingGateway(LocalGateway):
@@ -109,8 +110,8 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
                 table[(route, method)] = gateway
     matcher = RouteMatcher(sorted({route for route, _ in table}))
 
-    def error_body(code: str, message: str, request_id: str) -> bytes:
-        return documents.dumps({"error": {"code": code, "message": message, "request_id": request_id}})
+    def error_bytes(code: str, message: str, request_id: str) -> bytes:
+        return documents.dumps(error_body(code, message, request_id))
 
     # What the HTTP server refuses before any route is looked at (http.server's own limits: a
     # request line of 65,536 bytes, header lines of 65,536 bytes, 100 headers), answered with
@@ -182,7 +183,7 @@ def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
         def _answer_error(self, status: int, code: str, message: str, **headers: str) -> None:
             request_id = uuid.uuid4().hex
             headers["X-Request-Id"] = request_id
-            self._send_http_response(status, headers, error_body(code, message, request_id))
+            self._send_http_response(status, headers, error_bytes(code, message, request_id))
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """The HTTP server's own refusals, in the contract's error body, on a connection that closes.

@@ -21,6 +21,11 @@ class StatewayError(Exception):
         super().__init__(self.message)
 
 
+def error_body(code: str, message: str, request_id: str) -> dict[str, dict[str, str]]:
+    """The contract's error body: ``{"error": {"code", "message", "request_id"}}``."""
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
 class BackendBug(StatewayError):
     """A tier answered with an error that is a bug, not an outage.
 

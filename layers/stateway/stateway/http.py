@@ -38,6 +38,7 @@ from stateway.errors import (
     Unauthorized,
     Unavailable,
     UnsupportedMediaType,
+    error_body,
 )
 from stateway.ids import ProjectRef, SessionRef, is_valid_id, parse_digits, parse_session_id, validate_id
 
@@ -278,7 +279,7 @@ def _headers(request_id: str, extra: dict[str, str] | None = None) -> dict[str, 
 
 
 def error_response(error: StatewayError, request_id: str) -> Response:
-    body = {"error": {"code": error.code, "message": error.message, "request_id": request_id}}
+    body = error_body(error.code, error.message, request_id)
     extra = {"WWW-Authenticate": 'Bearer error="invalid_token"'} if error.status == 401 else None
     return Response(
         body=documents.dumps(body).decode(), status_code=error.status, headers=_headers(request_id, extra)
