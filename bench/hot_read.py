@@ -340,7 +340,7 @@ def _explain(app: Any, event: Callable[[], dict[str, Any]], plain: Any, rounds: 
     """Where the function's time goes beyond the floor, measured piece by piece (no profiler)."""
     from chalice import Blueprint, Chalice
 
-    from stateway import http
+    from stateway import bodies, commands, http
 
     state = orjson.loads(plain.get("bench:floor:doc"))
     body = {"session_id": document.SESSION_ID, "state": state, "version": 9, "source": "cache"}
@@ -353,10 +353,9 @@ def _explain(app: Any, event: Callable[[], dict[str, Any]], plain: Any, rounds: 
     blueprint = Blueprint("bench_http")
 
     @blueprint.route("/api/session/state", methods=["GET"], **http.ROUTE_OPTIONS)
-    @http.endpoint(blueprint)
-    def no_redis(request: http.ApiRequest) -> http.Reply:
-        ref = request.session_ref(request.query("session_id"))
-        return http.reply({**body, "session_id": ref.session_id}, version=9)
+    @http.endpoint(blueprint, commands.session_state)
+    def no_redis(command: commands.ReadSession) -> bodies.Reply:
+        return bodies.Reply({**body, "session_id": command.ref.session_id}, version=9)
 
     wrapped = Chalice(app_name="bench-http")
     wrapped.register_blueprint(blueprint)

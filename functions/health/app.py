@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import http, runtime
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/api/health", methods=["GET"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp, auth=False)
-def health(request: http.ApiRequest) -> http.Reply:
-    result = runtime.health()
-    body = {"cache": result.cache, "store": result.store, "snapshots": result.snapshots}
-    return http.reply(body, status=200 if result.healthy else 503)
+@http.endpoint(bp, commands.public, public=True)
+def health(command: None) -> bodies.Reply:
+    return bodies.health(runtime.health())
 
 
 app = Chalice(app_name="stateway-health")

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import bodies, http, runtime
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/api/project-state/{client_id}/{app_id}/{project_id}", methods=["GET"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp)
-def project_load(request: http.ApiRequest, client_id: str, app_id: str, project_id: str) -> http.Reply:
-    result = runtime.project_service().load(request.project_ref(client_id, app_id, project_id))
-    return http.reply(bodies.project_state(result), version=result.version)
+@http.endpoint(bp, commands.project_load)
+def project_load(command: commands.LoadProject) -> bodies.Reply:
+    return bodies.project_state(runtime.project_service().load(command.ref))
 
 
 app = Chalice(app_name="stateway-project-load")

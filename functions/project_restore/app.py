@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import bodies, http, runtime
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
@@ -14,13 +14,13 @@ bp = Blueprint(__name__)
     methods=["POST"],
     **http.ROUTE_OPTIONS,
 )
-@http.endpoint(bp)
-def project_restore(
-    request: http.ApiRequest, client_id: str, app_id: str, project_id: str, snapshot_id: str
-) -> http.Reply:
-    ref = request.project_ref(client_id, app_id, project_id)
-    result = runtime.project_service().restore(ref, snapshot_id, expected_version=request.if_match())
-    return http.reply(bodies.project_saved(result), version=result.version)
+@http.endpoint(bp, commands.project_restore)
+def project_restore(command: commands.RestoreSnapshot) -> bodies.Reply:
+    return bodies.project_saved(
+        runtime.project_service().restore(
+            command.ref, command.snapshot_id, expected_version=command.expected_version
+        )
+    )
 
 
 app = Chalice(app_name="stateway-project-restore")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import bodies, http, runtime
-from stateway.projects import MAX_PAGE
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
@@ -13,14 +12,11 @@ bp = Blueprint(__name__)
 @bp.route(
     "/api/project-state/{client_id}/{app_id}/{project_id}/snapshots", methods=["GET"], **http.ROUTE_OPTIONS
 )
-@http.endpoint(bp)
-def project_snapshots(request: http.ApiRequest, client_id: str, app_id: str, project_id: str) -> http.Reply:
-    ref = request.project_ref(client_id, app_id, project_id)
-    limit = request.query_int("limit", default=20, low=1, high=MAX_PAGE)
-    page = runtime.project_service().snapshots(
-        ref, limit=limit, before=request.query("before", required=False)
+@http.endpoint(bp, commands.project_snapshots)
+def project_snapshots(command: commands.ListSnapshots) -> bodies.Reply:
+    return bodies.snapshot_page(
+        runtime.project_service().snapshots(command.ref, limit=command.limit, before=command.before)
     )
-    return http.reply(bodies.snapshot_page(page))
 
 
 app = Chalice(app_name="stateway-project-snapshots")

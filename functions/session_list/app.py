@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import bodies, http, runtime
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/api/session/list", methods=["GET"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp)
-def session_list(request: http.ApiRequest) -> http.Reply:
-    result = runtime.session_service().list_sessions(request.client_id_query(), request.identity.user_id)
-    return http.reply(bodies.session_list(result))
+@http.endpoint(bp, commands.user_sessions)
+def session_list(command: commands.UserSessions) -> bodies.Reply:
+    return bodies.session_list(runtime.session_service().list_sessions(command.client_id, command.user_id))
 
 
 app = Chalice(app_name="stateway-session-list")

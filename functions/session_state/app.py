@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import bodies, http, runtime
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/api/session/state", methods=["GET"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp)
-def session_state(request: http.ApiRequest) -> http.Reply:
-    ref = request.session_ref(request.query("session_id"))
-    result = runtime.session_service().state(ref)
-    return http.reply(bodies.session_state(result), version=result.version)
+@http.endpoint(bp, commands.session_state)
+def session_state(command: commands.ReadSession) -> bodies.Reply:
+    return bodies.session_state(runtime.session_service().state(command.ref))
 
 
 app = Chalice(app_name="stateway-session-state")

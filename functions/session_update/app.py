@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from chalice import Blueprint, Chalice
 
-from stateway import bodies, http, runtime
-from stateway.errors import InvalidRequest
+from stateway import bodies, commands, http, runtime
 
 bp = Blueprint(__name__)
 
 
 @bp.route("/api/session/update", methods=["PATCH"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp)
-def session_update(request: http.ApiRequest) -> http.Reply:
-    body = request.json_object()
-    ref = request.session_ref(body.get("session_id"))
-    expected = request.if_match()
-    service = runtime.session_service()
-    if "navigation" in body and "key" not in body and "value" not in body:
-        result = service.add_navigation(ref, body["navigation"], expected_version=expected)
-    elif "key" in body and "value" in body and "navigation" not in body:
-        result = service.update_key(ref, body["key"], body["value"], expected_version=expected)
-    else:
-        raise InvalidRequest("Give either key and value, or navigation.")
-    return http.reply(bodies.session_state(result, with_source=False), version=result.version)
+@http.endpoint(bp, commands.session_update)
+def session_update(command: commands.UpdateSession) -> bodies.Reply:
+    return bodies.session_updated(runtime.session_service().update(command))
 
 
 app = Chalice(app_name="stateway-session-update")

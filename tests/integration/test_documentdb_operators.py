@@ -11,6 +11,7 @@ DocumentDB 5.0 needs it.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Iterator
@@ -124,7 +125,7 @@ def test_services_send_only_what_documentdb_5_supports(
     store = MongoStore(db)
     store.ensure_indexes()
     store.ping()
-    small = settings.with_overrides(max_state_bytes=4096, navigation_limit=3)
+    small = dataclasses.replace(settings, max_state_bytes=4096, navigation_limit=3)
     cache = RedisCache(redis)
     sessions = SessionService(store, cache, small, metrics=Metrics())
     projects = ProjectService(store, cache, S3Snapshots(s3, bucket), small, metrics=Metrics())

@@ -153,7 +153,7 @@ def test_s3_down_save_succeeds_with_snapshot_failed(
     server.stop()
     saved = service.save(ref, {"v": 2})
     assert (saved.version, saved.snapshot_status, saved.snapshot_id) == (2, "failed", None)
-    assert metrics.get("snapshot_failures") == 1
+    assert metrics.get("snapshot_write_unavailable") == 1
     assert service.load(ref).state == {"v": 2}
     server.start()
     assert service.save(ref, {"v": 3}).snapshot_status == "ok"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,7 +46,7 @@ def build(redis: Any, db: Any, settings: Settings, metrics: Metrics | None = Non
 @pytest.fixture
 def service(redis: Any, mongo_db: Any, settings: Settings) -> SessionService:
     return build(
-        redis, mongo_db, settings.with_overrides(classifier_config={"model": "m1"}, navigation_limit=5)
+        redis, mongo_db, dataclasses.replace(settings, classifier_config={"model": "m1"}, navigation_limit=5)
     )
 
 

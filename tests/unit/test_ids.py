@@ -10,7 +10,6 @@ from stateway.ids import (
     SessionRef,
     namespace_key,
     parse_session_id,
-    session_id,
     validate_id,
     validate_key,
 )
@@ -24,7 +23,7 @@ project_refs = st.builds(ProjectRef, ids, ids, ids)
 @given(session_refs)
 def test_parse_inverts_build(ref: SessionRef) -> None:
     assert parse_session_id(ref.session_id) == ref
-    assert ref.session_id == session_id(ref.client_id, ref.user_id, ref.app_id, ref.project_id)
+    assert ref.session_id == SessionRef.of(ref.client_id, ref.user_id, ref.app_id, ref.project_id).session_id
 
 
 @given(session_refs, session_refs)
@@ -51,7 +50,7 @@ def test_keys_of_different_kinds_never_collide(s: SessionRef, p: ProjectRef) -> 
 
 
 def test_session_id_format() -> None:
-    assert session_id("acme", "alice", "web", "p1") == "session:acme:alice:web:p1"
+    assert SessionRef.of("acme", "alice", "web", "p1").session_id == "session:acme:alice:web:p1"
     assert namespace_key("acme", "alice") == "namespace:acme:alice"
     assert ProjectRef.of("acme", "web", "p1").cache_key == "project_state:acme:web:p1"
     assert ProjectRef.of("acme", "web", "p1").snapshot_prefix == "project-state/acme/web/p1/"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from typing import Any
 
@@ -193,9 +193,6 @@ class Settings:
         if not self.snapshot_bucket:
             raise ConfigError(f"{SNAPSHOT_BUCKET} is required for project-state operations.")
         return self.snapshot_bucket
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        return replace(self, **overrides)
 
 
 @lru_cache(maxsize=1)

@@ -21,13 +21,14 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from chalice.app import Blueprint, CORSConfig, Response
 
 from stateway import documents
+from stateway.bodies import Reply
 from stateway.config import Settings, get_settings
 from stateway.errors import (
     Forbidden,
@@ -40,7 +41,7 @@ from stateway.errors import (
     UnsupportedMediaType,
     error_body,
 )
-from stateway.ids import ProjectRef, SessionRef, is_valid_id, parse_digits, parse_session_id, validate_id
+from stateway.ids import is_valid_id, parse_digits
 
 logger = logging.getLogger("stateway.http")
 
@@ -65,24 +66,6 @@ _BODY_OVERHEAD = 64 * 1024
 class Identity:
     user_id: str
     client_id: str
-
-
-@dataclass(slots=True)
-class Reply:
-    """What a view returns: a JSON body (or none), a status, and the version for ``ETag``."""
-
-    body: Any = None
-    status: int = 200
-    version: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def reply(body: Any, *, status: int = 200, version: int | None = None) -> Reply:
-    return Reply(body, status, version)
-
-
-def no_content() -> Reply:
-    return Reply(None, 204)
 
 
 def new_request_id() -> str:
@@ -171,16 +154,6 @@ class ApiRequest:
         if client_id != me.client_id or (user_id is not None and user_id != me.user_id):
             raise Forbidden()
 
-    def session_ref(self, session_id: object) -> SessionRef:
-        ref = parse_session_id(session_id)
-        self.authorize(ref.client_id, ref.user_id)
-        return ref
-
-    def project_ref(self, client_id: str, app_id: str, project_id: str) -> ProjectRef:
-        ref = ProjectRef.of(client_id, app_id, project_id)
-        self.authorize(ref.client_id)
-        return ref
-
     # query, headers, body
 
     def query(self, name: str, *, required: bool = True) -> str | None:
@@ -203,11 +176,6 @@ class ApiRequest:
         if value is None or not low <= value <= high:
             raise InvalidRequest(f"Query parameter {name!r} must be an integer from {low} to {high}.")
         return value
-
-    def client_id_query(self) -> str:
-        client_id = validate_id("client_id", self.query("client_id"))
-        self.authorize(client_id)
-        return client_id
 
     def if_match(self) -> int | None:
         """The version in ``If-Match`` (``7``, ``"7"`` or ``W/"7"``); ``None`` when absent or ``*``."""
@@ -287,9 +255,7 @@ def error_response(error: StatewayError, request_id: str) -> Response:
 
 
 def to_response(result: Reply, request_id: str) -> Response:
-    extra = dict(result.headers)
-    if result.version is not None:
-        extra["ETag"] = f'"{result.version}"'
+    extra = {"ETag": f'"{result.version}"'} if result.version is not None else None
     if result.body is None:
         headers = _headers(request_id, extra)
         headers.pop("Content-Type")
@@ -311,19 +277,23 @@ def _configure_logging(settings: Settings) -> None:
         _configured = True
 
 
-View = Callable[..., Reply]
+C = TypeVar("C")
 
 
-def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[..., Response]]:
-    """Wrap a view: request id, authentication first, errors to responses.
+def endpoint(
+    bp: Blueprint, parse: Callable[..., C], *, public: bool = False
+) -> Callable[[Callable[[C], Reply]], Callable[..., Response]]:
+    """Wrap a view: request id, authentication first, ``parse`` the command, errors to responses.
 
-    Runs at import, so a malformed setting fails the cold start with a
-    :class:`~stateway.errors.ConfigError` that names it (clients are still
-    built on first use).
+    ``parse`` (one of :mod:`stateway.commands`) takes the request and the path
+    parameters and returns the view's command; only a ``public`` route is
+    served without a caller. Runs at import, so a malformed setting fails the
+    cold start with a :class:`~stateway.errors.ConfigError` that names it
+    (clients are still built on first use).
     """
     get_settings()
 
-    def decorate(view: View) -> Callable[..., Response]:
+    def decorate(view: Callable[[C], Reply]) -> Callable[..., Response]:
         @functools.wraps(view)
         def handle(**path_params: str) -> Response:
             request_id = ""
@@ -332,9 +302,9 @@ def endpoint(bp: Blueprint, *, auth: bool = True) -> Callable[[View], Callable[.
                 _configure_logging(settings)
                 request = ApiRequest(bp.current_request, settings)
                 request_id = request.request_id
-                if auth:
+                if not public:
                     _ = request.identity
-                return to_response(view(request, **path_params), request_id)
+                return to_response(view(parse(request, **path_params)), request_id)
             except StatewayError as exc:
                 request_id = request_id or new_request_id()
                 if isinstance(exc, Unavailable):

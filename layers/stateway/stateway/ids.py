@@ -100,11 +100,6 @@ class SessionRef:
         return namespace_key(self.client_id, self.user_id)
 
 
-def session_id(client_id: object, user_id: object, app_id: object, project_id: object) -> str:
-    """``session:<client_id>:<user_id>:<app_id>:<project_id>``, ids validated."""
-    return SessionRef.of(client_id, user_id, app_id, project_id).session_id
-
-
 def parse_session_id(value: object) -> SessionRef:
     """Parse a session id; raise :class:`InvalidId` unless it is exactly the contract's form."""
     if not isinstance(value, str):

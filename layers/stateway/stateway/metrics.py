@@ -1,8 +1,7 @@
 """Counters for degraded paths (cache write failures, failed snapshots, ...).
 
 Each increment is also logged as one structured line, so CloudWatch metric
-filters (or a local reader) can count them; ``snapshot()`` serves tests and
-the health of a warm process.
+filters (or a local reader) can count them; ``get()`` serves tests.
 """
 
 from __future__ import annotations
@@ -27,10 +26,6 @@ class Metrics:
     def get(self, name: str) -> int:
         with self._lock:
             return self._counts[name]
-
-    def snapshot(self) -> dict[str, int]:
-        with self._lock:
-            return dict(self._counts)
 
 
 #: The process-wide counters.

@@ -1,34 +1,27 @@
 """User sessions over the tiers: init, state, update, end, list.
 
-Order, always:
-
-* reads: cache -> store -> defaults; a tier that answers refills the faster
-  ones on the way back;
-* writes: store first (the only tier whose failure fails the operation), then
-  the cache (a failure is logged and counted, never raised).
-
-A store that cannot answer raises :class:`~stateway.errors.StoreUnavailable`;
-it is never taken for "no session", so defaults are never built over real
-data. A cache that cannot answer is a miss; a cache error that is a bug is
-never one (see :mod:`stateway.guarded_cache`).
+The rules of a session document over the tiers (:mod:`stateway.tiered`):
+reads go cache -> store -> new defaults; writes store, then cache. A session
+entry's TTL slides with each read; each cached session is a member of its
+user's namespace set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from stateway import documents
 from stateway.clock import Clock, utcnow
+from stateway.commands import AddNavigation, EndSessions, UpdateSession, UserSessions
 from stateway.config import Settings
 from stateway.errors import InvalidState
-from stateway.guarded_cache import GuardedCache
 from stateway.ids import SessionRef, namespace_key, validate_key
 from stateway.metrics import METRICS, Metrics
+from stateway.tiered import Found, Slower, Source, Tiered
 from stateway.tiers.mongo_store import MongoStore, SessionSummary, StoredSession
-from stateway.tiers.redis_cache import RedisCache
-
-Source = Literal["cache", "store", "default"]
+from stateway.tiers.redis_cache import Entry, RedisCache
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,34 +66,27 @@ class SessionService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
-        self._cache = GuardedCache(cache, metrics)
+        self._tiers = Tiered(cache, metrics, ttl=settings.session_ttl, sliding=True)
         self._settings = settings
         self._clock = clock
 
     # reads ---------------------------------------------------------------------
 
     def init(self, ref: SessionRef, env: dict[str, Any] | None = None) -> InitResult:
-        """Load the session (cache, then store) or create it from defaults, once.
+        """The session from the cache, else the store's, else created from defaults (once).
 
         Raises StoreUnavailable when the store cannot answer and the cache has nothing.
         """
-        cached = self._cache_get(ref.session_id)
-        if cached is not None:
-            payload, version = cached
-            return InitResult(ref.session_id, ref.namespace, documents.loads(payload), version, created=False)
-        stored, _, created = self._create(ref, env)
-        return InitResult(ref.session_id, ref.namespace, stored.state, stored.version, created)
+        found = self._read(ref, lambda: self._create(ref, env))
+        state = documents.loads(found.entry.payload)
+        return InitResult(
+            ref.session_id, ref.namespace, state, found.entry.version, found.source == "default"
+        )
 
     def state(self, ref: SessionRef) -> SessionState:
         """The session's state from the fastest tier that has it, else new defaults."""
-        cached = self._cache_get(ref.session_id)
-        if cached is not None:
-            return SessionState(ref.session_id, cached[0], cached[1], "cache")
-        stored = self._store.get_session(ref.session_id)
-        if stored is not None:
-            return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
-        stored, payload, created = self._create(ref, None)
-        return SessionState(ref.session_id, payload, stored.version, "default" if created else "store")
+        found = self._read(ref, lambda: self._stored(ref), lambda: self._create(ref, None))
+        return SessionState(ref.session_id, found.entry.payload, found.entry.version, found.source)
 
     def list_sessions(self, client_id: str, user_id: str) -> SessionList:
         """The user's sessions within a client (the durable namespace), newest first."""
@@ -122,17 +108,19 @@ class SessionService:
             isinstance(value, list) and all(isinstance(item, dict) for item in value)
         ):
             raise InvalidState("navigation must be a list of objects.")
-        payload = documents.encoded_within(value, self._settings.max_state_bytes, what="value")
-        stored = self._store.set_session_key(
-            ref.session_id,
-            key,
-            value,
-            value_bytes=len(payload),
-            max_bytes=self._settings.max_state_bytes,
-            expected_version=expected_version,
-            now=self._clock(),
+        size = len(documents.encoded_within(value, self._settings.max_state_bytes, what="value"))
+        return self._write(
+            ref,
+            lambda: self._store.set_session_key(
+                ref.session_id,
+                key,
+                value,
+                value_bytes=size,
+                max_bytes=self._settings.max_state_bytes,
+                expected_version=expected_version,
+                now=self._clock(),
+            ),
         )
-        return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
 
     def add_navigation(
         self, ref: SessionRef, entry: dict[str, Any], *, expected_version: int | None = None
@@ -140,33 +128,50 @@ class SessionService:
         """Append one navigation entry, keeping the newest ``STATEWAY_NAVIGATION_LIMIT``."""
         if not isinstance(entry, dict):
             raise InvalidState("navigation must be an object.")
-        payload = documents.encoded_within(entry, self._settings.max_state_bytes, what="navigation")
-        stored = self._store.push_navigation(
-            ref.session_id,
-            entry,
-            limit=self._settings.navigation_limit,
-            entry_bytes=len(payload),
-            max_bytes=self._settings.max_state_bytes,
-            expected_version=expected_version,
-            now=self._clock(),
+        size = len(documents.encoded_within(entry, self._settings.max_state_bytes, what="navigation"))
+        return self._write(
+            ref,
+            lambda: self._store.push_navigation(
+                ref.session_id,
+                entry,
+                limit=self._settings.navigation_limit,
+                entry_bytes=size,
+                max_bytes=self._settings.max_state_bytes,
+                expected_version=expected_version,
+                now=self._clock(),
+            ),
         )
-        return SessionState(ref.session_id, self._cache_put(ref, stored), stored.version, "store")
+
+    def update(self, command: UpdateSession) -> SessionState:
+        """A key set, or a navigation entry added, as the request asked."""
+        if isinstance(command, AddNavigation):
+            return self.add_navigation(command.ref, command.entry, expected_version=command.expected_version)
+        return self.update_key(
+            command.ref, command.key, command.value, expected_version=command.expected_version
+        )
+
+    def end_sessions(self, command: EndSessions) -> None:
+        """One session ended, or all of a user's within a client, as the request asked."""
+        if isinstance(command, UserSessions):
+            self.end_all(command.client_id, command.user_id)
+        else:
+            self.end(command.ref)
 
     def end(self, ref: SessionRef) -> None:
         """Remove the session from store, cache and namespace. Idempotent."""
         self._store.delete_session(ref.session_id)
-        self._cache.delete(ref.session_id, namespace=ref.namespace, members=(ref.session_id,))
+        self._tiers.drop(ref.session_id, namespace=ref.namespace, members=(ref.session_id,))
 
     def end_all(self, client_id: str, user_id: str) -> list[str]:
         """End every session of a user within a client; return the ids that were stored."""
         namespace = namespace_key(client_id, user_id)
         ended = self._store.delete_sessions(client_id, user_id)
-        cached = self._cache.namespace_members(namespace)
+        cached = self._tiers.members(namespace)
         # One DEL per key (they live on different masters of a cluster); the set itself goes too.
-        self._cache.delete(*sorted(set(ended) | cached), namespace)
+        self._tiers.drop(*sorted(set(ended) | cached), namespace)
         return ended
 
-    # helpers -------------------------------------------------------------------
+    # the rules of the document ----------------------------------------------------
 
     def default_state(self, ref: SessionRef, env: dict[str, Any] | None) -> dict[str, Any]:
         """``{"env": {ids..., **env}, "classifier_config": ..., "navigation": []}``; the ids win."""
@@ -182,8 +187,21 @@ class SessionService:
             "navigation": [],
         }
 
-    def _create(self, ref: SessionRef, env: dict[str, Any] | None) -> tuple[StoredSession, bytes, bool]:
-        """Create the session unless it exists; return it, its state as compact JSON, and whether it was created."""
+    def _read(self, ref: SessionRef, *slower: Slower) -> Found:
+        found = self._tiers.read(ref.session_id, *slower, member_of=ref.namespace)
+        assert found is not None, "the last tier of a session read always answers"
+        return found
+
+    def _write(self, ref: SessionRef, commit: Callable[[], StoredSession]) -> SessionState:
+        _, entry = self._tiers.write(ref.session_id, commit, _entry, member_of=ref.namespace)
+        return SessionState(ref.session_id, entry.payload, entry.version, "store")
+
+    def _stored(self, ref: SessionRef) -> Found | None:
+        stored = self._store.get_session(ref.session_id)
+        return None if stored is None else Found(_entry(stored), "store")
+
+    def _create(self, ref: SessionRef, env: dict[str, Any] | None) -> Found:
+        """Create the session from defaults unless it exists (then it is the store's)."""
         state = self.default_state(ref, env)
         documents.encoded_within(state, self._settings.max_state_bytes)
         stored, created = self._store.create_session(
@@ -195,23 +213,8 @@ class SessionService:
             state=state,
             now=self._clock(),
         )
-        return stored, self._cache_put(ref, stored), created
+        return Found(_entry(stored), "default" if created else "store")
 
-    def _cache_get(self, session_id: str) -> tuple[bytes, int] | None:
-        entry = self._cache.get(session_id, slide_ttl=self._settings.session_ttl)
-        if entry is None:
-            return None
-        return entry.payload, entry.version
 
-    def _cache_put(self, ref: SessionRef, stored: StoredSession) -> bytes:
-        """Cache the stored state (best effort); return it as compact JSON."""
-        payload = documents.dumps(stored.state)
-        self._cache.put(
-            ref.session_id,
-            stored.version,
-            payload,
-            self._settings.session_ttl,
-            namespace=ref.namespace,
-            member=ref.session_id,
-        )
-        return payload
+def _entry(stored: StoredSession) -> Entry:
+    return Entry(stored.version, documents.dumps(stored.state))

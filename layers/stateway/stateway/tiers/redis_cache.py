@@ -60,7 +60,7 @@ class RedisClientLike(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class CachedEntry:
+class Entry:
     version: int
     payload: bytes
     """The compact JSON document, exactly as it was cached."""
@@ -70,12 +70,12 @@ def encode_entry(version: int, payload: bytes) -> bytes:
     return b"%d\n%s" % (version, payload)
 
 
-def decode_entry(raw: bytes) -> CachedEntry | None:
+def decode_entry(raw: bytes) -> Entry | None:
     """Split a cached value; ``None`` for a value not in the entry format."""
     head, sep, payload = raw.partition(b"\n")
     if not sep or not head.isdigit():
         return None
-    return CachedEntry(int(head), payload)
+    return Entry(int(head), payload)
 
 
 Kind = Literal["unavailable", "bug"]
@@ -155,7 +155,7 @@ class RedisCache:
         # would build its client to answer).
         self._cluster = isinstance(client, LazyClient) or hasattr(type(client), "get_node_from_key")
 
-    def get(self, key: str, *, slide_ttl: int | None = None) -> CachedEntry | None:
+    def get(self, key: str, *, slide_ttl: int | None = None) -> Entry | None:
         """Return the entry at ``key``; with ``slide_ttl`` reset its TTL in the same command."""
         with _translate_errors("read", cluster=self._cluster):
             raw = self._read(key, slide_ttl)
