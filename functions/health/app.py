@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Chalice
+from chalice import Chalice
 
 from stateway import bodies, commands, http, runtime
 
-bp = Blueprint(__name__)
+app = Chalice(app_name="stateway-health")
 
 
-@bp.route("/api/health", methods=["GET"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp, commands.public, public=True)
+@http.route(app, "/api/health", "GET", commands.public, public=True)
 def health(command: None) -> bodies.Reply:
     return bodies.health(runtime.health())
-
-
-app = Chalice(app_name="stateway-health")
-app.register_blueprint(bp)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Chalice
+from chalice import Chalice
 
 from stateway import bodies, commands, http, runtime
 
-bp = Blueprint(__name__)
+app = Chalice(app_name="stateway-project-save")
 
 
-@bp.route("/api/project-state/{client_id}/{app_id}/{project_id}", methods=["PUT"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp, commands.project_save)
+@http.route(app, "/api/project-state/{client_id}/{app_id}/{project_id}", "PUT", commands.project_save)
 def project_save(command: commands.SaveProject) -> bodies.Reply:
     return bodies.project_saved(
         runtime.project_service().save(command.ref, command.state, expected_version=command.expected_version)
     )
-
-
-app = Chalice(app_name="stateway-project-save")
-app.register_blueprint(bp)

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Chalice
+from chalice import Chalice
 
 from stateway import bodies, commands, http, runtime
 
-bp = Blueprint(__name__)
+app = Chalice(app_name="stateway-project-snapshots")
 
 
-@bp.route(
-    "/api/project-state/{client_id}/{app_id}/{project_id}/snapshots", methods=["GET"], **http.ROUTE_OPTIONS
+@http.route(
+    app, "/api/project-state/{client_id}/{app_id}/{project_id}/snapshots", "GET", commands.project_snapshots
 )
-@http.endpoint(bp, commands.project_snapshots)
 def project_snapshots(command: commands.ListSnapshots) -> bodies.Reply:
     return bodies.snapshot_page(
         runtime.project_service().snapshots(command.ref, limit=command.limit, before=command.before)
     )
-
-
-app = Chalice(app_name="stateway-project-snapshots")
-app.register_blueprint(bp)

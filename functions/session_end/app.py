@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Chalice
+from chalice import Chalice
 
 from stateway import bodies, commands, http, runtime
 
-bp = Blueprint(__name__)
+app = Chalice(app_name="stateway-session-end")
 
 
-@bp.route("/api/session/end", methods=["DELETE"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp, commands.session_end)
+@http.route(app, "/api/session/end", "DELETE", commands.session_end)
 def session_end(command: commands.EndSessions) -> bodies.Reply:
     runtime.session_service().end_sessions(command)
     return bodies.ended()
-
-
-app = Chalice(app_name="stateway-session-end")
-app.register_blueprint(bp)

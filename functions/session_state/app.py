@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint, Chalice
+from chalice import Chalice
 
 from stateway import bodies, commands, http, runtime
 
-bp = Blueprint(__name__)
+app = Chalice(app_name="stateway-session-state")
 
 
-@bp.route("/api/session/state", methods=["GET"], **http.ROUTE_OPTIONS)
-@http.endpoint(bp, commands.session_state)
+@http.route(app, "/api/session/state", "GET", commands.session_state)
 def session_state(command: commands.ReadSession) -> bodies.Reply:
     return bodies.session_state(runtime.session_service().state(command.ref))
-
-
-app = Chalice(app_name="stateway-session-state")
-app.register_blueprint(bp)

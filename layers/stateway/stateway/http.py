@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 
-from chalice.app import Blueprint, CORSConfig, Response
+from chalice.app import Blueprint, Chalice, CORSConfig, Response
 
 from stateway import documents
 from stateway.bodies import Reply
@@ -280,8 +280,22 @@ def _configure_logging(settings: Settings) -> None:
 C = TypeVar("C")
 
 
+def route(
+    app: Chalice, path: str, method: str, parse: Callable[..., C], *, public: bool = False
+) -> Callable[[Callable[[C], Reply]], Callable[..., Response]]:
+    """A function's one route: ``method path``, its view wrapped by :func:`endpoint`."""
+
+    def decorate(view: Callable[[C], Reply]) -> Callable[..., Response]:
+        handler: Callable[..., Response] = app.route(path, methods=[method], **ROUTE_OPTIONS)(
+            endpoint(app, parse, public=public)(view)
+        )
+        return handler
+
+    return decorate
+
+
 def endpoint(
-    bp: Blueprint, parse: Callable[..., C], *, public: bool = False
+    app: Chalice | Blueprint, parse: Callable[..., C], *, public: bool = False
 ) -> Callable[[Callable[[C], Reply]], Callable[..., Response]]:
     """Wrap a view: request id, authentication first, ``parse`` the command, errors to responses.
 
@@ -300,7 +314,7 @@ def endpoint(
             try:
                 settings = get_settings()
                 _configure_logging(settings)
-                request = ApiRequest(bp.current_request, settings)
+                request = ApiRequest(app.current_request, settings)
                 request_id = request.request_id
                 if not public:
                     _ = request.identity
