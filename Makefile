@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: dev inspector test test-python test-frontend lint token bench sam-build clean
+.PHONY: venv dev inspector test test-fast test-python test-frontend lint token bench sam-build clean
 
 $(STAMP): pyproject.toml layers/stateway/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,7 @@ venv: $(STAMP)
 
 ## The whole API on 127.0.0.1:8080 (Redis, a MongoDB-protocol server and S3 started on loopback).
 dev: $(STAMP) inspector
-	$(PY) infra/local/run.py
+	$(PY) -m stateway_local.run
 
 ## The inspector page (frontend/dist), built once when npm is there; the API runs without it.
 inspector:
@@ -39,6 +39,12 @@ lint: $(STAMP)
 test-python: $(STAMP)
 	$(VENV)/bin/pytest
 
+## Under a minute: the unit tests, and one session (init, update, state, end) over HTTP through
+## the local gateway with Redis, the MongoDB-protocol server and S3 on loopback.
+FAST_TESTS := tests/unit "tests/e2e/test_api.py::test_session_operations[single-node]"
+test-fast: $(STAMP)
+	$(VENV)/bin/pytest -q $(FAST_TESTS)
+
 test-frontend: $(STAMP)
 	@if [ -f frontend/package.json ]; then bash frontend/scripts/ci.sh; fi
 
@@ -47,7 +53,7 @@ test-frontend: $(STAMP)
 token: $(STAMP)
 	@if [ "$(origin USER)" != "command line" ] || [ -z "$(CLIENT)" ]; then \
 		echo "usage: make token USER=<user id> CLIENT=<client id>" >&2; exit 2; fi
-	@$(PY) infra/local/devtoken.py --user "$(USER)" --client "$(CLIENT)"
+	@$(PY) -m stateway_local.devtoken --user "$(USER)" --client "$(CLIENT)"
 
 bench: $(STAMP)
 	$(PY) -m bench

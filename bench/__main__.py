@@ -43,7 +43,7 @@ def _load() -> str:
 
 
 def _redis_binary() -> str:
-    from servers import RedisServer
+    from stateway_local.servers import RedisServer
 
     return RedisServer.find_binary()
 

@@ -8,13 +8,12 @@ stderr so that ``-X importtime`` output can be split by phase.
 """
 
 import importlib
-import importlib.util
-import os
 import sys
 import time
 
-# os.path, not pathlib: the harness should load as little as it can before the timed import.
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Standard library only, and nothing the import system has not loaded: the harness loads as
+# little as it can before the timed import.
+from stateway_local.functions import load_app
 
 
 def _mark(phase: str) -> None:
@@ -49,18 +48,14 @@ def s3_client() -> dict[str, object]:
 def function(name: str, config_json: str) -> dict[str, object]:
     _mark("import")
     started = time.perf_counter()
-    spec = importlib.util.spec_from_file_location("app", os.path.join(ROOT, "functions", name, "app.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_app(name)
     imported = time.perf_counter()
     after_import = _loaded()
 
     _mark("prepare")
     import json
 
-    sys.path.insert(0, os.path.join(ROOT, "infra", "local"))
-    from events import LambdaContext, http_api_v1_event
+    from stateway_local.events import LambdaContext, http_api_v1_event
 
     config = json.loads(config_json)
     event = http_api_v1_event(**_request(name, config))

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench import document
-from bench.functions import function_names
 from bench.report import Targets, heading, table
 from bench.stack import ROOT, Stack
+from stateway_local.functions import function_names
 
 CHILD = ROOT / "bench" / "cold_child.py"
 FLOORS = {

@@ -33,9 +33,10 @@ from unittest import mock
 import orjson
 
 from bench import document
-from bench.functions import invoke, load_app
+from bench.functions import invoke
 from bench.report import Summary, Targets, heading, summarize, table, time_calls
 from bench.stack import Stack, running_cluster
+from stateway_local.functions import load_app
 
 FLOOR = "redis-py GET + orjson.loads"
 FUNCTION = "Stateway session_state function (HTTP API 1.0 event)"
@@ -162,7 +163,7 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
 
 def _run(stack: Stack, cluster: Any, targets: Targets, *, rounds: int, per_round: int) -> HotReadResult:
     import redis
-    from events import http_api_v1_event
+    from stateway_local.events import http_api_v1_event
 
     from stateway import runtime
     from stateway.config import get_settings
@@ -179,7 +180,7 @@ def _run(stack: Stack, cluster: Any, targets: Targets, *, rounds: int, per_round
 
     os.environ.update(stack.environ(classifier_config=json.dumps(document.CLASSIFIER_CONFIG)))
     runtime.clear_caches()
-    app = load_app("session_state")
+    app = load_app("session_state").app
     ref = parse_session_id(document.SESSION_ID)
 
     def event() -> dict[str, Any]:
@@ -212,7 +213,7 @@ def _run(stack: Stack, cluster: Any, targets: Targets, *, rounds: int, per_round
             assert read.source == "cache" and orjson.loads(read.payload) == document.session_state(
                 cluster_ref.project_id
             ), (session_id, read.source)
-        from events import LambdaContext
+        from stateway_local.events import LambdaContext
 
         context = LambdaContext()
 
@@ -359,7 +360,7 @@ def _explain(app: Any, event: Callable[[], dict[str, Any]], plain: Any, rounds: 
 
     wrapped = Chalice(app_name="bench-http")
     wrapped.register_blueprint(blueprint)
-    from events import LambdaContext
+    from stateway_local.events import LambdaContext
 
     context = LambdaContext()
 
@@ -495,7 +496,7 @@ def _explain_cluster(
 
 def _profile(app: Any, event: Callable[[], dict[str, Any]]) -> None:
     """cProfile of warm function calls, own time grouped by package."""
-    from events import LambdaContext
+    from stateway_local.events import LambdaContext
 
     calls = 3000
     events = [event() for _ in range(calls)]

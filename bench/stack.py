@@ -13,7 +13,6 @@ the layer's own factories and settings, then instrumented:
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -22,15 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from stateway.config import Settings
+from stateway_local.servers import MongoServer, MotoS3Server, RedisServer, create_bucket
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "infra" / "local"))
-
-from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
-
-from stateway.config import Settings  # noqa: E402
 
 if TYPE_CHECKING:
-    from redis_cluster import RedisClusterServer
+    from stateway_local.redis_cluster import RedisClusterServer
 
 BUCKET = "stateway-bench-snapshots"
 
@@ -92,7 +89,7 @@ def running_stack() -> Iterator[Stack]:
 @contextmanager
 def running_cluster(stack: Stack) -> Iterator[RedisClusterServer]:
     """A 3-master Redis Cluster (no replicas) on loopback beside the stack, stopped on the way out."""
-    from redis_cluster import RedisClusterServer
+    from stateway_local.redis_cluster import RedisClusterServer
 
     workdir = Path(tempfile.mkdtemp(prefix="redis-cluster-", dir=stack.workdir))
     with RedisClusterServer(workdir) as cluster:

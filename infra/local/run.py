@@ -1,4 +1,4 @@
-"""The whole Stateway API on loopback: ``make dev``.
+"""The whole Stateway API on loopback: ``make dev``, or ``python -m stateway_local.run``.
 
 Starts whatever the environment does not give — Redis (``REDIS_URL``), a
 MongoDB-protocol server (``MONGODB_URI``), an S3 endpoint
@@ -16,7 +16,6 @@ neither is set, a development secret is kept in ``.local/jwt-secret`` and
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import mimetypes
 import os
@@ -33,12 +32,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-sys.path.insert(0, str(HERE))
+from stateway_local.functions import function_names, load_app
+from stateway_local.redis_cluster import RedisClusterServer
+from stateway_local.servers import MongoServer, MotoS3Server, RedisServer, create_bucket
 
-from redis_cluster import RedisClusterServer  # noqa: E402
-from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_BUCKET = "stateway-local-snapshots"
 SECRET_FILE = ROOT / ".local" / "jwt-secret"
@@ -56,16 +54,7 @@ def dev_secret() -> str:
 
 def load_functions() -> dict[str, Any]:
     """Each ``functions/<operation>/app.py``'s Chalice app, imported under a unique module name."""
-    apps = {}
-    for path in sorted((ROOT / "functions").glob("*/app.py")):
-        name = f"stateway_function_{path.parent.name}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        apps[path.parent.name] = module.app
-    return apps
+    return {name: load_app(name).app for name in function_names()}
 
 
 def make_server(apps: dict[str, Any], host: str, port: int) -> Any:

@@ -2,19 +2,27 @@
  * User sessions from an app's point of view.
  *
  * After login the app saves its environment (api base URL, token, client/app/project ids)
- * with {@link saveEnvironment}; every function here then reads it back from
- * `localStorage`, builds the session id `session:<client>:<user>:<app>:<project>` and the
- * namespace `namespace:<client>:<user>` from it and the user id, and calls the API.
+ * with {@link saveEnvironment}; it is kept in memory (the token only there, unless asked to
+ * be remembered) and every function here uses it and the one client built for it, builds the
+ * session id `session:<client>:<user>:<app>:<project>` and the namespace
+ * `namespace:<client>:<user>` from it and the user id, and calls the API.
  *
  * Every function takes optional {@link SessionOptions} last, to pass an environment,
  * a storage, a client or a fetch explicitly (tests, server-side rendering, several users).
  */
 
-import { type FetchLike, type RetryOptions, StatewayClient } from './api';
+import { type StatewayClient, ifMatchHeader } from './api';
+import {
+  type EnvironmentOptions,
+  type SessionEnvironment,
+  getClient,
+  loadEnvironment,
+  requireEnvironment,
+} from './environment';
 import { MissingEnvironmentError, StatewayApiError } from './errors';
 import { type SessionRef, buildNamespace, buildSessionId, parseSessionId, validateId } from './ids';
+import { decodeTokenClaims, isTokenExpired } from './token';
 import type {
-  JsonObject,
   JsonValue,
   NavigationEntry,
   SessionInitRequest,
@@ -25,40 +33,22 @@ import type {
   SessionUpdateResponse,
 } from './types';
 
-/** The `localStorage` key the environment is saved under. */
-export const ENVIRONMENT_STORAGE_KEY = 'stateway.environment';
+export {
+  ENVIRONMENT_STORAGE_KEY,
+  type SaveEnvironmentOptions,
+  type SessionEnvironment,
+  type StorageLike,
+  type StoredEnvironment,
+  clearEnvironment,
+  clientFor,
+  getClient,
+  loadEnvironment,
+  loadStoredEnvironment,
+  saveEnvironment,
+} from './environment';
+export { decodeTokenClaims, isTokenExpired } from './token';
 
-/** What an app knows after login. */
-export interface SessionEnvironment {
-  /** The bearer token (a JWT with `sub` and `client_id`). */
-  token: string;
-  clientId: string;
-  appId: string;
-  projectId: string;
-  /** Defaults to the token's `sub`. */
-  userId?: string;
-  /** Empty or absent: the API is on the page's origin. */
-  apiBaseUrl?: string;
-  /** Extra values for `state.env` when the session is created. */
-  env?: JsonObject;
-}
-
-export interface StorageLike {
-  getItem(key: string): string | null;
-  setItem(key: string, value: string): void;
-  removeItem(key: string): void;
-}
-
-export interface SessionOptions {
-  /** Use this environment instead of the stored one. */
-  environment?: SessionEnvironment;
-  /** Where the environment is saved (default `globalThis.localStorage`). */
-  storage?: StorageLike;
-  /** Use this client instead of one built from the environment. */
-  client?: StatewayClient;
-  /** The fetch of the client built from the environment. */
-  fetch?: FetchLike;
-  retry?: RetryOptions;
+export interface SessionOptions extends EnvironmentOptions {
   /** The user whose session it is (default: the environment's, else the token's `sub`). */
   userId?: string;
 }
@@ -70,95 +60,12 @@ export interface WriteOptions extends SessionOptions {
 
 // Environment -----------------------------------------------------------------------
 
-function storageOf(options: SessionOptions): StorageLike {
-  const storage = options.storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
-  if (!storage) throw new MissingEnvironmentError('No storage is available for the Stateway environment.');
-  return storage;
-}
-
-function checkEnvironment(environment: SessionEnvironment): SessionEnvironment {
-  if (typeof environment.token !== 'string' || environment.token.trim() === '') {
-    throw new MissingEnvironmentError('The environment has no token.');
-  }
-  validateId('client_id', environment.clientId);
-  validateId('app_id', environment.appId);
-  validateId('project_id', environment.projectId);
-  if (environment.userId !== undefined) validateId('user_id', environment.userId);
-  return environment;
-}
-
-/** Save the environment to storage (after login). Throws if an id is invalid or the token is missing. */
-export function saveEnvironment(environment: SessionEnvironment, options: SessionOptions = {}): void {
-  checkEnvironment(environment);
-  storageOf(options).setItem(ENVIRONMENT_STORAGE_KEY, JSON.stringify(environment));
-}
-
-/** The stored environment, or null when there is none (or it is unreadable). */
-export function loadEnvironment(options: SessionOptions = {}): SessionEnvironment | null {
-  let raw: string | null;
-  try {
-    raw = storageOf(options).getItem(ENVIRONMENT_STORAGE_KEY);
-  } catch {
-    return null;
-  }
-  if (raw === null) return null;
-  try {
-    return checkEnvironment(JSON.parse(raw) as SessionEnvironment);
-  } catch {
-    return null;
-  }
-}
-
-/** Forget the stored environment (logout). */
-export function clearEnvironment(options: SessionOptions = {}): void {
-  storageOf(options).removeItem(ENVIRONMENT_STORAGE_KEY);
-}
-
-/** The claims of a JWT, decoded without verification (the API verifies); null if it is not a JWT. */
-export function decodeTokenClaims(token: string): Record<string, unknown> | null {
-  const payload = token.split('.')[1];
-  if (!payload) return null;
-  try {
-    const base64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const binary = atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, '='));
-    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
-    const claims: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    return typeof claims === 'object' && claims !== null && !Array.isArray(claims)
-      ? (claims as Record<string, unknown>)
-      : null;
-  } catch {
-    return null;
-  }
-}
-
-/** True when the token carries an `exp` in the past (a token without `exp` is left to the API). */
-export function isTokenExpired(token: string, now: Date = new Date()): boolean {
-  const exp = decodeTokenClaims(token)?.exp;
-  return typeof exp === 'number' && exp * 1000 <= now.getTime();
-}
-
-function requireEnvironment(options: SessionOptions): SessionEnvironment {
-  const environment = options.environment ?? loadEnvironment(options);
-  if (!environment) throw new MissingEnvironmentError();
-  return checkEnvironment(environment);
-}
-
 function userIdOf(environment: SessionEnvironment, options: SessionOptions, userId?: string): string {
   const candidate = userId ?? options.userId ?? environment.userId ?? decodeTokenClaims(environment.token)?.sub;
   if (candidate === undefined || candidate === null) {
     throw new MissingEnvironmentError('No user id: pass one, store it in the environment, or use a token with `sub`.');
   }
   return validateId('user_id', candidate);
-}
-
-/** A client for the environment's API base URL and token. */
-export function clientFor(environment: SessionEnvironment, options: Pick<SessionOptions, 'fetch' | 'retry'> = {}): StatewayClient {
-  return new StatewayClient({
-    baseUrl: environment.apiBaseUrl ?? '',
-    token: environment.token,
-    ...(options.fetch ? { fetch: options.fetch } : {}),
-    ...(options.retry ? { retry: options.retry } : {}),
-  });
 }
 
 interface Context {
@@ -176,7 +83,7 @@ function context(options: SessionOptions): Context {
     appId: environment.appId,
     projectId: environment.projectId,
   };
-  return { environment, client: options.client ?? clientFor(environment, options), ref, sessionId: buildSessionId(ref) };
+  return { environment, client: getClient(options), ref, sessionId: buildSessionId(ref) };
 }
 
 /** The session id from the stored environment and the user id (default: the environment's or the token's). */
@@ -199,7 +106,7 @@ export function getNamespace(userId?: string, options: SessionOptions = {}): str
 // API -------------------------------------------------------------------------------
 
 /**
- * True when an environment is stored and the API accepts its token.
+ * True when there is an environment with a token and the API accepts the token.
  *
  * Asks `GET /api/session/list?client_id=…`: 401 or 403 mean false; any other failure
  * (the API unreachable, 503) is thrown, since it says nothing about the token.
@@ -207,9 +114,9 @@ export function getNamespace(userId?: string, options: SessionOptions = {}): str
 export async function isAuthenticated(options: SessionOptions = {}): Promise<boolean> {
   const environment = options.environment ?? loadEnvironment(options);
   if (!environment || isTokenExpired(environment.token)) return false;
-  const client = options.client ?? clientFor(environment, options);
+  const client = getClient(options);
   try {
-    await client.get<SessionListResponse>('/api/session/list', { query: { client_id: environment.clientId } });
+    await client.get('/api/session/list', { params: { query: { client_id: environment.clientId } } });
     return true;
   } catch (error) {
     if (error instanceof StatewayApiError && (error.status === 401 || error.status === 403)) return false;
@@ -227,13 +134,13 @@ export async function initSession(options: SessionOptions = {}): Promise<Session
     project_id: ref.projectId,
     ...(environment.env ? { env: environment.env } : {}),
   };
-  return (await client.post<SessionInitResponse>('/api/session/init', { body })).data;
+  return (await client.post('/api/session/init', { body })).data;
 }
 
 /** The session's state (`GET /api/session/state`); `source` says which tier answered. */
 export async function getSessionState(options: SessionOptions = {}): Promise<SessionStateResponse> {
   const { client, sessionId } = context(options);
-  return (await client.get<SessionStateResponse>('/api/session/state', { query: { session_id: sessionId } })).data;
+  return (await client.get('/api/session/state', { params: { query: { session_id: sessionId } } })).data;
 }
 
 /** Print the session's full state for debugging, and return it. */
@@ -248,6 +155,10 @@ export async function logSessionState(
   return result;
 }
 
+async function update(body: SessionUpdateRequest, client: StatewayClient, options: WriteOptions): Promise<SessionUpdateResponse> {
+  return (await client.patch('/api/session/update', { body, params: { header: ifMatchHeader(options.ifMatch) } })).data;
+}
+
 /** Set one top-level key of the session's state (`PATCH /api/session/update`). */
 export async function updateSessionState(
   key: string,
@@ -255,13 +166,7 @@ export async function updateSessionState(
   options: WriteOptions = {},
 ): Promise<SessionUpdateResponse> {
   const { client, sessionId } = context(options);
-  const body: SessionUpdateRequest = { session_id: sessionId, key, value };
-  return (
-    await client.patch<SessionUpdateResponse>('/api/session/update', {
-      body,
-      ...(options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
-    })
-  ).data;
+  return update({ session_id: sessionId, key, value }, client, options);
 }
 
 /** Append one entry to `state.navigation` (the API keeps the newest ones). */
@@ -270,34 +175,27 @@ export async function addNavigationItem(
   options: WriteOptions = {},
 ): Promise<SessionUpdateResponse> {
   const { client, sessionId } = context(options);
-  const body: SessionUpdateRequest = { session_id: sessionId, navigation: item };
-  return (
-    await client.patch<SessionUpdateResponse>('/api/session/update', {
-      body,
-      ...(options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {}),
-    })
-  ).data;
+  return update({ session_id: sessionId, navigation: item }, client, options);
 }
 
 /** The user's sessions within the environment's client, newest first. */
 export async function listSessions(options: SessionOptions = {}): Promise<SessionListResponse> {
   const environment = requireEnvironment(options);
-  const client = options.client ?? clientFor(environment, options);
-  return (await client.get<SessionListResponse>('/api/session/list', { query: { client_id: environment.clientId } }))
-    .data;
+  const client = getClient(options);
+  return (await client.get('/api/session/list', { params: { query: { client_id: environment.clientId } } })).data;
 }
 
 /** End one session (default: this environment's); ending a session that is gone succeeds. */
 export async function endSession(sessionId?: string, options: SessionOptions = {}): Promise<void> {
-  const environment = requireEnvironment(options);
   const id = sessionId === undefined ? context(options).sessionId : buildSessionId(parseSessionId(sessionId));
-  const client = options.client ?? clientFor(environment, options);
-  await client.delete('/api/session/end', { query: { session_id: id } });
+  requireEnvironment(options);
+  await getClient(options).delete('/api/session/end', { params: { query: { session_id: id } } });
 }
 
 /** End every session of the user within the environment's client. */
 export async function endAllSessions(options: SessionOptions = {}): Promise<void> {
   const environment = requireEnvironment(options);
-  const client = options.client ?? clientFor(environment, options);
-  await client.delete('/api/session/end', { query: { client_id: environment.clientId, all: 'true' } });
+  await getClient(options).delete('/api/session/end', {
+    params: { query: { client_id: environment.clientId, all: 'true' } },
+  });
 }
