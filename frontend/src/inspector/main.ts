@@ -1,7 +1,8 @@
 /**
  * The inspector: a page over the client library to look at and edit one user's session
- * and one project's state. It keeps what is typed in the library's stored environment,
- * so a reload shows the same session again.
+ * and one project's state. It keeps what is typed in the library's environment: the ids and
+ * the API base URL are stored, so a reload shows the same session again; the token is kept in
+ * this tab only, unless "remember the token on this device" is ticked.
  */
 
 import { StatewayApiError, StatewayError } from '../lib/errors';
@@ -9,13 +10,16 @@ import type { ProjectRef } from '../lib/ids';
 import { listSnapshots, loadProjectState, restoreSnapshot, saveProjectState } from '../lib/projectState';
 import {
   type SessionEnvironment,
+  type StoredEnvironment,
   addNavigationItem,
+  clearEnvironment,
   decodeTokenClaims,
   endSession,
   getSessionState,
   initSession,
   listSessions,
   loadEnvironment,
+  loadStoredEnvironment,
   saveEnvironment,
   updateSessionState,
 } from '../lib/session';
@@ -31,6 +35,7 @@ const ui = {
   status: element<HTMLParagraphElement>('status'),
   token: element<HTMLTextAreaElement>('token'),
   tokenClaims: element<HTMLParagraphElement>('token-claims'),
+  rememberToken: element<HTMLInputElement>('remember-token'),
   tokenCommand: element<HTMLElement>('token-command'),
   apiBase: element<HTMLInputElement>('api-base'),
   sessionForm: element<HTMLFormElement>('session-form'),
@@ -102,6 +107,16 @@ async function act(what: string, action: () => Promise<string | undefined>): Pro
 
 // Environment --------------------------------------------------------------------------
 
+const FORM_FIELDS = ['token', 'clientId', 'userId', 'appId', 'projectId', 'apiBaseUrl'] as const;
+
+function sameEnvironment(a: SessionEnvironment, b: SessionEnvironment | null): boolean {
+  return b !== null && FORM_FIELDS.every((field) => a[field] === b[field]);
+}
+
+/**
+ * The environment the form shows. It is saved (and the library's client rebuilt if the API
+ * base URL changed) only when it differs from the one in use, or the remember box changed.
+ */
 function environmentFromForm(): SessionEnvironment {
   const environment: SessionEnvironment = {
     token: ui.token.value.trim(),
@@ -112,17 +127,22 @@ function environmentFromForm(): SessionEnvironment {
   };
   const apiBase = ui.apiBase.value.trim();
   if (apiBase) environment.apiBaseUrl = apiBase;
-  saveEnvironment(environment);
+  const rememberToken = ui.rememberToken.checked;
+  const remembered = loadStoredEnvironment()?.rememberToken === true;
+  if (!sameEnvironment(environment, loadEnvironment()) || rememberToken !== remembered) {
+    saveEnvironment(environment, { rememberToken });
+  }
   return environment;
 }
 
-function fillForm(environment: SessionEnvironment): void {
-  ui.token.value = environment.token;
-  ui.apiBase.value = environment.apiBaseUrl ?? '';
-  ui.clientId.value = environment.clientId;
-  ui.userId.value = environment.userId ?? '';
-  ui.appId.value = environment.appId;
-  ui.projectId.value = environment.projectId;
+function fillForm(stored: StoredEnvironment): void {
+  ui.token.value = stored.token ?? '';
+  ui.rememberToken.checked = stored.rememberToken === true;
+  ui.apiBase.value = stored.apiBaseUrl ?? '';
+  ui.clientId.value = stored.clientId;
+  ui.userId.value = stored.userId ?? '';
+  ui.appId.value = stored.appId;
+  ui.projectId.value = stored.projectId;
 }
 
 function projectFromForm(): ProjectRef {
@@ -248,6 +268,19 @@ function parseJson(text: string, what: string): JsonValue {
 // Actions ------------------------------------------------------------------------------
 
 ui.token.addEventListener('input', showTokenClaims);
+ui.rememberToken.addEventListener('change', () => {
+  const remember = ui.rememberToken.checked;
+  try {
+    environmentFromForm();
+  } catch {
+    // The form is not complete yet: it is saved with the next action. A token stored
+    // before must not stay behind when the box is unticked, though.
+    if (!remember) clearEnvironment();
+    say(remember ? 'The token will be remembered once the form is complete.' : 'The token is kept in this tab only.');
+    return;
+  }
+  say(remember ? 'The token is remembered on this device.' : 'The token is kept in this tab only.');
+});
 ui.userId.addEventListener('input', showTokenCommand);
 ui.clientId.addEventListener('input', showTokenCommand);
 
@@ -352,16 +385,20 @@ ui.snapshotsMore.addEventListener('click', () => {
 });
 
 // Start: show what was stored, if anything.
-const stored = loadEnvironment();
-if (stored) {
-  fillForm(stored);
+const stored = loadStoredEnvironment();
+const environment = loadEnvironment();
+if (stored) fillForm(stored);
+if (environment) {
   showTokenClaims();
   void act('Loading the stored session', async () => {
     const result = await getSessionState();
     renderSession(result.session_id, result.state, result.version, result.source);
-    await refreshProject({ clientId: stored.clientId, appId: stored.appId, projectId: stored.projectId });
+    await refreshProject({ clientId: environment.clientId, appId: environment.appId, projectId: environment.projectId });
     return `Session at version ${result.version} (from ${result.source}).`;
   });
+} else if (stored) {
+  showTokenCommand();
+  say('Paste the token to go on with this session: it is not remembered on this device.');
 } else {
   showTokenCommand();
   say('Paste a token and enter the four ids to begin.');

@@ -85,8 +85,8 @@ export function formatIfMatch(value: number | string): string {
 }
 
 /** The `header` params of a write: `If-Match` when a version (or ETag) is given, else none. */
-export function ifMatchHeader(value: number | string | undefined): { 'If-Match'?: string } {
-  return value === undefined ? {} : { 'If-Match': formatIfMatch(value) };
+export function ifMatchHeader(value: number | string | null | undefined): { 'If-Match'?: string } {
+  return value === undefined || value === null ? {} : { 'If-Match': formatIfMatch(value) };
 }
 
 /** The version an ETag (`"7"`, `W/"7"`) or a bare version string (`7`) names; null otherwise. */

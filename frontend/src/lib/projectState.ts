@@ -2,34 +2,22 @@
  * Project state: save, load, the snapshot timeline, and restore.
  *
  * A project is named by `{clientId, appId, projectId}`; the token's `client_id` must be the
- * project's. Like the session functions, these read the stored environment for the API base
- * URL and token unless a client or an environment is passed.
+ * project's. Like the session functions, these use the environment in use (saved after login)
+ * and the one client built for it, unless a client or an environment is passed.
  */
 
-import type { StatewayClient } from './api';
+import { ifMatchHeader } from './api';
+import { getClient, loadEnvironment } from './environment';
 import { MissingEnvironmentError, StatewayApiError } from './errors';
 import { type ProjectRef, projectRef } from './ids';
-import { type SessionOptions, type WriteOptions, clientFor, loadEnvironment } from './session';
-import type {
-  JsonObject,
-  ProjectLoadResponse,
-  ProjectSaveRequest,
-  ProjectSaveResponse,
-  SnapshotPage,
-} from './types';
+import type { SessionOptions, WriteOptions } from './session';
+import type { JsonObject, ProjectLoadResponse, ProjectSaveRequest, ProjectSaveResponse, SnapshotPage } from './types';
 
 export interface SnapshotQuery {
   /** Page size, 1 to 100 (the API's default is 20). */
   limit?: number;
   /** A snapshot id: list only snapshots older than it (the `next` of the previous page). */
   before?: string;
-}
-
-function clientOf(options: SessionOptions): StatewayClient {
-  if (options.client) return options.client;
-  const environment = options.environment ?? loadEnvironment(options);
-  if (!environment) throw new MissingEnvironmentError();
-  return clientFor(environment, options);
 }
 
 /** The project of the stored environment (its client, app and project ids). */
@@ -39,15 +27,10 @@ export function currentProject(options: SessionOptions = {}): ProjectRef {
   return projectRef(environment.clientId, environment.appId, environment.projectId);
 }
 
-function projectPath(project: ProjectRef, ...rest: string[]): string {
-  // Valid ids are path-safe as they are ('@' is allowed in a path segment), so they are sent
-  // unencoded: the path the server sees is exactly the ids.
+/** The path parameters of a project, ids validated. */
+function projectPath(project: ProjectRef): { client_id: string; app_id: string; project_id: string } {
   const { clientId, appId, projectId } = projectRef(project.clientId, project.appId, project.projectId);
-  return ['/api/project-state', clientId, appId, projectId, ...rest.map(encodeURIComponent)].join('/');
-}
-
-function writeOptions(options: WriteOptions): { ifMatch?: number | string } {
-  return options.ifMatch !== undefined ? { ifMatch: options.ifMatch } : {};
+  return { client_id: clientId, app_id: appId, project_id: projectId };
 }
 
 /** Save `state` as the project's new version; the response says whether its snapshot was written. */
@@ -57,8 +40,13 @@ export async function saveProjectState(
   options: WriteOptions = {},
 ): Promise<ProjectSaveResponse> {
   const body: ProjectSaveRequest = { state };
-  return (await clientOf(options).put<ProjectSaveResponse>(projectPath(project), { body, ...writeOptions(options) }))
-    .data;
+  const path = projectPath(project);
+  return (
+    await getClient(options).put('/api/project-state/{client_id}/{app_id}/{project_id}', {
+      params: { path, header: ifMatchHeader(options.ifMatch) },
+      body,
+    })
+  ).data;
 }
 
 /** The project's state, or null when no tier has any (404 `project_state_not_found`). */
@@ -67,7 +55,9 @@ export async function loadProjectState(
   options: SessionOptions = {},
 ): Promise<ProjectLoadResponse | null> {
   try {
-    return (await clientOf(options).get<ProjectLoadResponse>(projectPath(project))).data;
+    const path = projectPath(project);
+    return (await getClient(options).get('/api/project-state/{client_id}/{app_id}/{project_id}', { params: { path } }))
+      .data;
   } catch (error) {
     if (error instanceof StatewayApiError && error.code === 'project_state_not_found') return null;
     throw error;
@@ -80,9 +70,10 @@ export async function listSnapshots(
   query: SnapshotQuery = {},
   options: SessionOptions = {},
 ): Promise<SnapshotPage> {
+  const path = projectPath(project);
   return (
-    await clientOf(options).get<SnapshotPage>(projectPath(project, 'snapshots'), {
-      query: { limit: query.limit, before: query.before },
+    await getClient(options).get('/api/project-state/{client_id}/{app_id}/{project_id}/snapshots', {
+      params: { path, query: { limit: query.limit, before: query.before } },
     })
   ).data;
 }
@@ -94,9 +85,10 @@ export async function restoreSnapshot(
   options: WriteOptions = {},
 ): Promise<ProjectSaveResponse> {
   if (typeof snapshotId !== 'string' || snapshotId === '') throw new TypeError('snapshotId is required.');
+  const path = { ...projectPath(project), snapshot_id: snapshotId };
   return (
-    await clientOf(options).post<ProjectSaveResponse>(projectPath(project, 'snapshots', snapshotId, 'restore'), {
-      ...writeOptions(options),
+    await getClient(options).post('/api/project-state/{client_id}/{app_id}/{project_id}/snapshots/{snapshot_id}/restore', {
+      params: { path, header: ifMatchHeader(options.ifMatch) },
     })
   ).data;
 }

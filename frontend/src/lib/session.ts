@@ -187,8 +187,8 @@ export async function listSessions(options: SessionOptions = {}): Promise<Sessio
 
 /** End one session (default: this environment's); ending a session that is gone succeeds. */
 export async function endSession(sessionId?: string, options: SessionOptions = {}): Promise<void> {
-  const id = sessionId === undefined ? context(options).sessionId : buildSessionId(parseSessionId(sessionId));
   requireEnvironment(options);
+  const id = sessionId === undefined ? context(options).sessionId : buildSessionId(parseSessionId(sessionId));
   await getClient(options).delete('/api/session/end', { params: { query: { session_id: id } } });
 }
 

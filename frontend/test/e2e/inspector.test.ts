@@ -54,6 +54,11 @@ async function status(): Promise<string> {
   return (await page.textContent('#status')) ?? '';
 }
 
+/** What the page keeps in localStorage. */
+async function storedEntry(): Promise<string> {
+  return (await page.evaluate(() => localStorage.getItem('stateway.environment'))) ?? '';
+}
+
 async function fillIds(): Promise<void> {
   await page.fill('#token', token);
   await page.fill('#client-id', ids.client);
@@ -63,7 +68,7 @@ async function fillIds(): Promise<void> {
 }
 
 describe('the inspector in headless Chromium', () => {
-  it('updates a key through the page, and shows it again after a reload', async () => {
+  it('updates a key through the page, and shows it again after a reload when the token is remembered', async () => {
     expect(await page.title()).toBe('Stateway inspector');
     expect(await status()).toBe('Paste a token and enter the four ids to begin.');
     await fillIds();
@@ -76,8 +81,24 @@ describe('the inspector in headless Chromium', () => {
     await page.click('#update-key');
     await expect.poll(status).toMatch(/^Set theme; the session is at version 2\.$/);
 
+    // By default the token is kept in the tab only: storage has the ids, not the token.
+    expect(await storedEntry()).toContain(ids.project);
+    expect(await storedEntry()).not.toContain(token);
+    await page.reload();
+    await expect.poll(status).toBe('Paste the token to go on with this session: it is not remembered on this device.');
+    expect(await page.inputValue('#token')).toBe('');
+    expect(await page.inputValue('#client-id')).toBe(ids.client);
+
+    // Asked to remember it, the page keeps the token, and a reload loads the session by itself.
+    await page.fill('#token', token);
+    await page.check('#remember-token');
+    await page.click('#load-session');
+    await expect.poll(status).toMatch(/^Session at version 2 \(from (cache|store)\)\.$/);
+    expect(await storedEntry()).toContain(token);
     await page.reload();
     await expect.poll(status).toMatch(/^Session at version 2 \(from (cache|store)\)\.$/);
+    expect(await page.inputValue('#token')).toBe(token);
+    expect(await page.isChecked('#remember-token')).toBe(true);
     const shown = JSON.parse((await page.textContent('#session-state')) ?? '{}') as Record<string, unknown>;
     expect(shown.theme).toEqual({ mode: 'dark' });
     expect(await page.inputValue('#project-id')).toBe(ids.project);
@@ -116,5 +137,18 @@ describe('the inspector in headless Chromium', () => {
     expect(JSON.parse((await page.textContent('#project-state')) ?? '{}')).toEqual({ doc: 'first' });
     expect(await page.locator('#snapshots li').count()).toBe(3);
     if (process.env.STATEWAY_SCREENSHOT) await page.screenshot({ path: process.env.STATEWAY_SCREENSHOT, fullPage: true });
+  });
+
+  it('takes the token out of storage when the remember box is unticked', async () => {
+    expect(await storedEntry()).toContain(token);
+    await page.uncheck('#remember-token');
+    await expect.poll(status).toBe('The token is kept in this tab only.');
+    expect(await storedEntry()).not.toContain(token);
+    // The tab still has it.
+    await page.click('#load-session');
+    await expect.poll(status).toMatch(/^Session at version 2 /);
+    await page.reload();
+    expect(await page.inputValue('#token')).toBe('');
+    expect(problems).toEqual([]);
   });
 });

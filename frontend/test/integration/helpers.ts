@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { StatewayApiError } from '../../src/lib/errors';
-import type { SessionEnvironment, SessionOptions } from '../../src/lib/session';
+import { type SessionEnvironment, type SessionOptions, saveEnvironment } from '../../src/lib/session';
 import { MemoryStorage } from '../support/memoryStorage';
 import { mintToken } from '../support/token';
 
@@ -16,7 +16,7 @@ export function token(user: string, client: string, extra: Record<string, unknow
   return mintToken(inject('jwtSecret'), { sub: user, client_id: client, ...extra });
 }
 
-/** Options as an app has them after login: an environment stored in (in-memory) localStorage. */
+/** Options as an app has them after login: an environment saved to its (in-memory) localStorage. */
 export function loggedIn(
   ids: { user?: string; client?: string; app?: string; project?: string } = {},
   extra: Partial<SessionEnvironment> = {},
@@ -33,7 +33,7 @@ export function loggedIn(
     ...extra,
   };
   const storage = new MemoryStorage();
-  storage.setItem('stateway.environment', JSON.stringify(environment));
+  saveEnvironment(environment, { storage });
   return { storage, retry: { attempts: 1 } };
 }
 

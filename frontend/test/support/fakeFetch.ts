@@ -24,16 +24,17 @@ export function fakeFetch(replies: FakeReply[] | ((call: RecordedCall) => FakeRe
 } {
   const calls: RecordedCall[] = [];
   const queue = Array.isArray(replies) ? [...replies] : null;
-  const fetch = async (input: string, init: RequestInit = {}): Promise<Response> => {
+  const fetch = async (request: Request): Promise<Response> => {
     const headers: Record<string, string> = {};
-    new Headers(init.headers).forEach((value, name) => {
+    request.headers.forEach((value, name) => {
       headers[name] = value;
     });
+    const sent = await request.text();
     const call: RecordedCall = {
-      url: input,
-      method: init.method ?? 'GET',
+      url: request.url,
+      method: request.method,
       headers,
-      body: typeof init.body === 'string' ? JSON.parse(init.body) : undefined,
+      body: sent === '' ? undefined : JSON.parse(sent),
     };
     calls.push(call);
     const reply = queue ? (queue.length > 1 ? queue.shift() : queue[0]) : (replies as (c: RecordedCall) => FakeReply | Error)(call);

@@ -6,9 +6,11 @@ import {
   type SessionEnvironment,
   addNavigationItem,
   clearEnvironment,
+  clientFor,
   decodeTokenClaims,
   endAllSessions,
   endSession,
+  getClient,
   getNamespace,
   getSessionId,
   getSessionState,
@@ -17,6 +19,7 @@ import {
   isTokenExpired,
   listSessions,
   loadEnvironment,
+  loadStoredEnvironment,
   logSessionState,
   saveEnvironment,
   updateSessionState,
@@ -47,13 +50,61 @@ function stored(env: SessionEnvironment = ENV): MemoryStorage {
 
 const STATE = { env: { client_id: 'acme' }, classifier_config: {}, navigation: [] };
 
-describe('the stored environment', () => {
-  it('is saved to storage as JSON and read back', () => {
+/** The same storage as a new page load sees it: same items, nothing in memory. */
+function reloaded(storage: MemoryStorage): MemoryStorage {
+  const fresh = new MemoryStorage();
+  const raw = storage.getItem(ENVIRONMENT_STORAGE_KEY);
+  if (raw !== null) fresh.setItem(ENVIRONMENT_STORAGE_KEY, raw);
+  return fresh;
+}
+
+/** A storage that counts its reads. */
+class CountingStorage extends MemoryStorage {
+  reads = 0;
+
+  override getItem(key: string): string | null {
+    this.reads += 1;
+    return super.getItem(key);
+  }
+}
+
+const { token: _token, ...IDS } = ENV;
+
+describe('the environment', () => {
+  it('keeps the token in memory and writes only the ids and base URL to storage', () => {
     const storage = stored();
-    expect(JSON.parse(storage.getItem(ENVIRONMENT_STORAGE_KEY) ?? 'null')).toEqual(ENV);
+    expect(JSON.parse(storage.getItem(ENVIRONMENT_STORAGE_KEY) ?? 'null')).toEqual(IDS);
+    expect(storage.getItem(ENVIRONMENT_STORAGE_KEY)).not.toContain(TOKEN);
     expect(loadEnvironment({ storage })).toEqual(ENV);
+
+    // After a reload the ids are there to fill a form in again, but there is no token.
+    const later = reloaded(storage);
+    expect(loadEnvironment({ storage: later })).toBeNull();
+    expect(loadStoredEnvironment({ storage: later })).toEqual(IDS);
     clearEnvironment({ storage });
     expect(loadEnvironment({ storage })).toBeNull();
+    expect(storage.getItem(ENVIRONMENT_STORAGE_KEY)).toBeNull();
+  });
+
+  it('writes the token to storage only when asked to remember it, and takes it out again', () => {
+    const storage = new MemoryStorage();
+    saveEnvironment(ENV, { storage, rememberToken: true });
+    expect(JSON.parse(storage.getItem(ENVIRONMENT_STORAGE_KEY) ?? 'null')).toEqual({ ...ENV, rememberToken: true });
+    expect(loadEnvironment({ storage: reloaded(storage) })).toEqual(ENV);
+    expect(loadStoredEnvironment({ storage: reloaded(storage) })?.rememberToken).toBe(true);
+
+    saveEnvironment(ENV, { storage });
+    expect(storage.getItem(ENVIRONMENT_STORAGE_KEY)).not.toContain(TOKEN);
+    expect(loadEnvironment({ storage })).toEqual(ENV);
+    expect(loadEnvironment({ storage: reloaded(storage) })).toBeNull();
+  });
+
+  it('takes a token out of storage that was written without being asked to remember it', () => {
+    const storage = new MemoryStorage();
+    storage.setItem(ENVIRONMENT_STORAGE_KEY, JSON.stringify(ENV));
+    expect(loadEnvironment({ storage })).toBeNull();
+    expect(loadStoredEnvironment({ storage })).toEqual(IDS);
+    expect(storage.getItem(ENVIRONMENT_STORAGE_KEY)).not.toContain(TOKEN);
   });
 
   it('uses localStorage by default', () => {
@@ -61,7 +112,7 @@ describe('the stored environment', () => {
     vi.stubGlobal('localStorage', storage);
     try {
       saveEnvironment(ENV);
-      expect(storage.getItem(ENVIRONMENT_STORAGE_KEY)).not.toBeNull();
+      expect(JSON.parse(storage.getItem(ENVIRONMENT_STORAGE_KEY) ?? 'null')).toEqual(IDS);
       expect(loadEnvironment()).toEqual(ENV);
     } finally {
       vi.unstubAllGlobals();
@@ -73,14 +124,66 @@ describe('the stored environment', () => {
     expect(() => saveEnvironment({ ...ENV, appId: 'a:b' }, { storage })).toThrow(InvalidIdError);
     expect(() => saveEnvironment({ ...ENV, token: ' ' }, { storage })).toThrow(MissingEnvironmentError);
     expect(storage.getItem(ENVIRONMENT_STORAGE_KEY)).toBeNull();
+    expect(loadEnvironment({ storage })).toBeNull();
   });
 
   it('reads a corrupt or tampered entry as no environment', () => {
-    const storage = new MemoryStorage();
-    storage.setItem(ENVIRONMENT_STORAGE_KEY, '{not json');
-    expect(loadEnvironment({ storage })).toBeNull();
-    storage.setItem(ENVIRONMENT_STORAGE_KEY, JSON.stringify({ ...ENV, clientId: '../x' }));
-    expect(loadEnvironment({ storage })).toBeNull();
+    const corrupt = new MemoryStorage();
+    corrupt.setItem(ENVIRONMENT_STORAGE_KEY, '{not json');
+    expect(loadEnvironment({ storage: corrupt })).toBeNull();
+    expect(loadStoredEnvironment({ storage: corrupt })).toBeNull();
+    const tampered = new MemoryStorage();
+    tampered.setItem(ENVIRONMENT_STORAGE_KEY, JSON.stringify({ ...ENV, clientId: '../x', rememberToken: true }));
+    expect(loadEnvironment({ storage: tampered })).toBeNull();
+    const remembered = new MemoryStorage();
+    remembered.setItem(ENVIRONMENT_STORAGE_KEY, JSON.stringify({ ...ENV, rememberToken: true }));
+    expect(loadEnvironment({ storage: remembered })).toEqual(ENV);
+  });
+
+  it('reads storage once, and builds one client for all calls', async () => {
+    const storage = new CountingStorage();
+    storage.setItem(ENVIRONMENT_STORAGE_KEY, JSON.stringify({ ...ENV, rememberToken: true }));
+    const fetch = fakeFetch((call) =>
+      call.method === 'GET'
+        ? { body: { session_id: SID, state: STATE, version: 1, source: 'store' } }
+        : { body: { session_id: SID, state: STATE, version: 2 } },
+    );
+    const options = { storage, fetch };
+    const client = getClient(options);
+    await getSessionState(options);
+    await updateSessionState('theme', 'dark', options);
+    await addNavigationItem({ path: '/a' }, options);
+    expect(getSessionId(undefined, options)).toBe(SID);
+    expect(loadEnvironment(options)).toEqual(ENV);
+    expect(storage.reads).toBe(1);
+    expect(getClient(options)).toBe(client);
+    expect(fetch.calls).toHaveLength(3);
+  });
+
+  it('keeps the client for a new token, and builds a new one for a new API base URL', async () => {
+    const storage = stored();
+    const fetch = fakeFetch([{ body: { namespace: 'namespace:acme:alice', sessions: [] } }]);
+    const client = getClient({ storage, fetch });
+    const refreshed = unsignedToken({ sub: 'alice', client_id: 'acme', n: 2 });
+    saveEnvironment({ ...ENV, token: refreshed }, { storage });
+    expect(getClient({ storage, fetch })).toBe(client);
+    await listSessions({ storage, fetch });
+    expect(fetch.calls[0]?.headers.authorization).toBe(`Bearer ${refreshed}`);
+
+    saveEnvironment({ ...ENV, token: refreshed, apiBaseUrl: 'http://other.test' }, { storage });
+    const moved = getClient({ storage, fetch });
+    expect(moved).not.toBe(client);
+    expect(moved.baseUrl).toBe('http://other.test');
+    // A different fetch or retry policy is a different client too.
+    expect(getClient({ storage, fetch, retry: { attempts: 1 } })).not.toBe(moved);
+  });
+
+  it('builds one client per explicit environment', () => {
+    const fetch = fakeFetch([{ body: {} }]);
+    expect(clientFor(ENV, { fetch })).toBe(clientFor(ENV, { fetch }));
+    expect(getClient({ environment: ENV, fetch })).toBe(clientFor(ENV, { fetch }));
+    expect(clientFor({ ...ENV }, { fetch })).not.toBe(clientFor(ENV, { fetch }));
+    expect(() => getClient({ storage: new MemoryStorage() })).toThrow(MissingEnvironmentError);
   });
 
   it('builds the session id and namespace from the environment and the user id', () => {
@@ -98,6 +201,9 @@ describe('the stored environment', () => {
   it('decodes token claims without verifying them', () => {
     expect(decodeTokenClaims(TOKEN)).toMatchObject({ sub: 'alice', client_id: 'acme' });
     expect(decodeTokenClaims('not-a-jwt')).toBeNull();
+    expect(decodeTokenClaims('a.!!!.c')).toBeNull();
+    expect(decodeTokenClaims(`x.${Buffer.from('[1]').toString('base64url')}.y`)).toBeNull();
+    expect(decodeTokenClaims(unsignedToken({ sub: 'zoë' }))?.sub).toBe('zoë');
     expect(isTokenExpired(TOKEN)).toBe(false);
     expect(isTokenExpired(unsignedToken({ sub: 'a', exp: 1 }))).toBe(true);
     expect(isTokenExpired(unsignedToken({ sub: 'a' }))).toBe(false);
