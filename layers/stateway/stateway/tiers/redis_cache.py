@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from stateway.errors import CacheBug, CacheUnavailable
+from stateway.ids import INT_MAX_DIGITS
 
 # KEYS[1] entry key; ARGV[1] version; ARGV[2] entry; ARGV[3] ttl seconds.
 _SET_IF_NOT_OLDER = """
@@ -73,7 +74,8 @@ def encode_entry(version: int, payload: bytes) -> bytes:
 def decode_entry(raw: bytes) -> Entry | None:
     """Split a cached value; ``None`` for a value not in the entry format."""
     head, sep, payload = raw.partition(b"\n")
-    if not sep or not head.isdigit():
+    # A version is at most INT_MAX_DIGITS ASCII digits: anything else at the key is not ours.
+    if not sep or not head.isdigit() or len(head) > INT_MAX_DIGITS:
         return None
     return Entry(int(head), payload)
 
