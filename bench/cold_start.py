@@ -93,19 +93,17 @@ def heavy_packages(own: dict[str, dict[str, float]]) -> dict[str, tuple[float, s
 
 def _prepare(stack: Stack) -> dict[str, str]:
     """A session and a saved project for the first requests to find."""
-    from pymongo import MongoClient
-
     from stateway.ids import ProjectRef, SessionRef
     from stateway.projects import ProjectService
     from stateway.sessions import SessionService
-    from stateway.tiers.mongo_store import MongoStore
+    from stateway.tiers.mongo_store import MongoStore, make_mongo_client
     from stateway.tiers.redis_cache import RedisCache, make_redis_client
     from stateway.tiers.s3_snapshots import S3Snapshots, make_s3_client
 
     client_id = f"cold{uuid.uuid4().hex[:8]}"
     settings = stack.settings()
     redis = make_redis_client(stack.redis_url, timeout_ms=500)
-    mongo: Any = MongoClient(stack.mongodb_uri, tz_aware=True)
+    mongo: Any = make_mongo_client(stack.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
     try:
         store, cache = MongoStore(mongo[settings.mongodb_db]), RedisCache(redis)
         ref = SessionRef.of(client_id, document.USER_ID, document.APP_ID, document.PROJECT_ID)

@@ -64,14 +64,12 @@ def _seed_session(
     """Create a benchmark session through the layer; return its cached JSON payload."""
     from stateway.ids import parse_session_id
     from stateway.sessions import SessionService
-    from stateway.tiers.mongo_store import MongoStore
+    from stateway.tiers.mongo_store import MongoStore, make_mongo_client
     from stateway.tiers.redis_cache import RedisCache, make_redis_client
 
     settings = stack.settings(classifier_config=document.CLASSIFIER_CONFIG)
     redis = make_redis_client(redis_url or stack.redis_url, timeout_ms=500, cluster=cluster)
-    from pymongo import MongoClient
-
-    mongo: Any = MongoClient(stack.mongodb_uri, tz_aware=True)
+    mongo: Any = make_mongo_client(stack.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
     try:
         cache = RedisCache(redis)
         service = SessionService(MongoStore(mongo[settings.mongodb_db]), cache, settings)
@@ -163,13 +161,13 @@ def run(stack: Stack, targets: Targets, *, rounds: int, per_round: int) -> HotRe
 
 def _run(stack: Stack, cluster: Any, targets: Targets, *, rounds: int, per_round: int) -> HotReadResult:
     import redis
-    from stateway_local.events import http_api_v1_event
 
     from stateway import runtime
     from stateway.config import get_settings
     from stateway.ids import parse_session_id
     from stateway.sessions import SessionService
     from stateway.tiers.redis_cache import RedisCache, make_redis_client
+    from stateway_local.events import http_api_v1_event
 
     payload = _seed_session(stack)
     state = orjson.loads(payload)

@@ -124,22 +124,13 @@ def _cpu(pids: dict[str, int]) -> dict[str, float | None]:
 
 
 def run(stack: Stack, targets: Targets, *, seconds: float) -> list[Level]:
-    from pymongo import MongoClient
-
     from stateway.sessions import SessionService
-    from stateway.tiers.mongo_store import MongoStore
+    from stateway.tiers.mongo_store import MongoStore, make_mongo_client
     from stateway.tiers.redis_cache import RedisCache, make_redis_client
 
     settings = stack.settings(classifier_config=document.CLASSIFIER_CONFIG)
     redis = make_redis_client(stack.redis_url, timeout_ms=settings.redis_timeout_ms)
-    timeout = settings.mongodb_timeout_ms
-    mongo: Any = MongoClient(
-        stack.mongodb_uri,
-        tz_aware=True,
-        serverSelectionTimeoutMS=timeout,
-        connectTimeoutMS=timeout,
-        socketTimeoutMS=timeout,
-    )
+    mongo: Any = make_mongo_client(stack.mongodb_uri, timeout_ms=settings.mongodb_timeout_ms)
     try:
         store, cache = MongoStore(mongo[settings.mongodb_db]), RedisCache(redis)
         service = SessionService(store, cache, settings)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,14 +16,15 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "infra" / "local"))
+from stateway.config import Settings
+from stateway_local.redis_cluster import RedisClusterServer
+from stateway_local.seaweed import SeaweedS3
+from stateway_local.servers import MongoServer, MotoS3Server, RedisServer, create_bucket
+from stateway_testing.clients import mongo_client, redis_client, s3_client
 
-from clients import mongo_client, redis_client, s3_client  # noqa: E402
-from redis_cluster import RedisClusterServer  # noqa: E402
-from servers import MongoServer, MotoS3Server, RedisServer, create_bucket  # noqa: E402
-
-from stateway.config import Settings  # noqa: E402
+TESTS = Path(__file__).resolve().parent
+# A test's folder under tests/ is its kind, and its marker: `pytest -m unit`, `-m "not e2e"`.
+FOLDER_MARKERS = ("unit", "integration", "e2e", "infra")
 
 # moto accepts any credentials; these keep boto3 from looking for real ones.
 for _name, _value in (
@@ -33,6 +33,13 @@ for _name, _value in (
     ("AWS_DEFAULT_REGION", "us-east-1"),
 ):
     os.environ.setdefault(_name, _value)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.path.resolve()
+        if path.is_relative_to(TESTS) and (folder := path.relative_to(TESTS).parts[0]) in FOLDER_MARKERS:
+            item.add_marker(folder)
 
 
 class _ErrorRecords(logging.Handler):
@@ -113,6 +120,13 @@ def s3_endpoint() -> Iterator[str]:
         return
     with MotoS3Server() as server:
         yield server.endpoint
+
+
+@pytest.fixture(scope="session")
+def seaweed(workdir: Path) -> Iterator[SeaweedS3]:
+    """A SeaweedFS S3 endpoint (it checks SigV4, moto does not), for the suites that never stop it."""
+    with SeaweedS3(workdir / "seaweed") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

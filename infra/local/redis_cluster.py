@@ -37,6 +37,7 @@ from typing import Self
 
 import redis
 from redis.crc import key_slot
+
 from stateway_local.servers import RedisServer, free_port, wait_for_port
 
 __all__ = ["CLUSTER_SLOTS", "RedisClusterServer"]

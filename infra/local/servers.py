@@ -171,10 +171,10 @@ class MongoServer(_Process):
         ]
 
     def ready(self) -> None:
-        from pymongo import MongoClient
+        from stateway.tiers.mongo_store import make_mongo_client
 
         wait_for_port(self.port, proc=self.proc)
-        with MongoClient(self.uri, serverSelectionTimeoutMS=20000) as client:
+        with make_mongo_client(self.uri, timeout_ms=20000) as client:
             client.admin.command("ping")
 
     @property

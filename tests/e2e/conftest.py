@@ -1,102 +1,13 @@
-"""The local gateway (``infra/local/run.py``) as a real HTTP server, for the end-to-end suites.
-
-It gets a MongoDB-protocol server of its own (the suites stop and restart it),
-the session's Redis and S3 servers, and a signing secret of the test's.
-"""
+"""The session's gateways (see :mod:`stateway_testing.gateway`), and their logs checked after each test."""
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-import jwt
 import pytest
-import requests
-from redis_cluster import RedisClusterServer
-from servers import MongoServer, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass
-class Gateway:
-    url: str
-    secret: str
-    mongo: MongoServer
-    process: subprocess.Popen[str]
-    log_path: Path | None = None
-    cluster: RedisClusterServer | None = None
-
-    def token(
-        self, user: str, client: str, *, ttl: int = 600, secret: str | None = None, **extra: Any
-    ) -> str:
-        now = int(time.time())
-        claims = {"sub": user, "client_id": client, "iat": now, "exp": now + ttl, **extra}
-        return jwt.encode(claims, secret or self.secret, algorithm="HS256")
-
-    def session(self, user: str, client: str) -> requests.Session:
-        s = requests.Session()
-        s.headers["Authorization"] = f"Bearer {self.token(user, client)}"
-        return s
-
-
-def start_gateway(workdir: Path, env_overrides: dict[str, str]) -> tuple[str, subprocess.Popen[str]]:
-    port = free_port()
-    env = {**os.environ, **env_overrides, "STATEWAY_HOST": "127.0.0.1", "STATEWAY_PORT": str(port)}
-    log = open(workdir / "gateway.log", "w")  # noqa: SIM115 - the process owns it until it exits
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "infra" / "local" / "run.py")],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError((workdir / "gateway.log").read_text()[-3000:])
-        try:
-            if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return url, process
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise TimeoutError((workdir / "gateway.log").read_text()[-3000:])
-
-
-def error_lines(log_path: Path, offset: int = 0) -> list[str]:
-    """The ERROR records a gateway logged after ``offset`` (bugs: an outage is a WARNING)."""
-    if not log_path.exists():
-        return []
-    with open(log_path, errors="replace") as log:
-        log.seek(offset)
-        return [line.rstrip() for line in log if " ERROR " in line]
-
-
-def stop_gateway(process: subprocess.Popen[str]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-GATEWAY_ENV = {
-    "STATEWAY_MONGODB_TIMEOUT_MS": "1500",
-    "STATEWAY_MAX_STATE_BYTES": "65536",
-}
+from stateway_local.redis_cluster import RedisClusterServer
+from stateway_testing.gateway import Gateway, error_lines, serve
 
 
 @pytest.fixture(autouse=True)
@@ -113,32 +24,6 @@ def gateway_logs_no_errors(request: pytest.FixtureRequest) -> Iterator[None]:
     found = [line for p, o in zip(logs, offsets, strict=True) for line in error_lines(p, o)]
     if found and request.node.get_closest_marker("logs_errors") is None:
         pytest.fail("the gateway logged errors:\n" + "\n".join(found[:20]))
-
-
-@contextmanager
-def serve(
-    workdir: Path,
-    s3_endpoint: str,
-    bucket: str,
-    cache: dict[str, str],
-    cluster: RedisClusterServer | None = None,
-) -> Iterator[Gateway]:
-    """A gateway over a MongoDB-protocol server of its own, the given cache and the shared S3."""
-    secret = secrets.token_urlsafe(24)
-    with MongoServer(workdir / "mongo") as mongo:
-        env = {
-            **cache,
-            "MONGODB_URI": mongo.uri,
-            "AWS_ENDPOINT_URL_S3": s3_endpoint,
-            "STATEWAY_SNAPSHOT_BUCKET": bucket,
-            "STATEWAY_JWT_SECRET": secret,
-            **GATEWAY_ENV,
-        }
-        url, process = start_gateway(workdir, env)
-        try:
-            yield Gateway(url, secret, mongo, process, workdir / "gateway.log", cluster)
-        finally:
-            stop_gateway(process)
 
 
 @pytest.fixture(scope="session")

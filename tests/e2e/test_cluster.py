@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import requests
-from clients import redis_client
+
+from stateway_testing.clients import redis_client
 
 
 def on_each_master(cluster: Any, keys: list[str]) -> dict[int, list[str]]:

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 import requests
-from clients import mongo_client
+
+from stateway_testing.clients import mongo_client
 
 T = TypeVar("T")
 

@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 import requests
-from clients import mongo_client, redis_client
-from conftest import Gateway, error_lines, start_gateway, stop_gateway
-from servers import MongoServer, RedisServer
+
+from stateway_local.servers import MongoServer, RedisServer
+from stateway_testing.clients import mongo_client, redis_client
+from stateway_testing.gateway import Gateway, error_lines, start_gateway, stop_gateway
 
 try:
-    from seaweed import SeaweedS3, find_weed
+    from stateway_local.seaweed import SeaweedS3, find_weed
 
     find_weed()
 except FileNotFoundError:  # pragma: no cover - the dev requirements install it

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import start_gateway
+
+from stateway_testing.gateway import start_gateway
 
 
 def descendants(pid: int) -> set[int]:

@@ -1,11 +1,12 @@
-"""Session fixtures over infra/template.yaml (see template_helpers)."""
+"""Session fixtures over infra/template.yaml (see stateway_testing.template)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from template_helpers import Template, load_template, translate
+
+from stateway_testing.template import Template, load_template, translate
 
 
 @pytest.fixture(scope="session")

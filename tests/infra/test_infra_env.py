@@ -5,7 +5,7 @@ Every name in ``stateway.config.ENV_NAMES`` is either passed to every deployed f
 ones only when their parameter is set) or local-only (LOCAL_ONLY, never in the template). A
 new name in config.py fails here until it is placed in one of the sets, and the template
 follows. Values are also checked as CloudFormation resolves them for a given set of
-parameters (``template_helpers.resolve``), and against what ``Settings.from_env`` accepts.
+parameters (``stateway_testing.template.resolve``), and against what ``Settings.from_env`` accepts.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from template_helpers import NO_VALUE, Template, Unresolved, function_dir, resolve, sam_functions
 
 from stateway import config
 from stateway.errors import ConfigError
+from stateway_testing.template import NO_VALUE, Template, Unresolved, function_dir, resolve, sam_functions
 
 # Read only when run outside AWS: the URI itself (in AWS only its source is passed, and
 # the URI never appears in the template), and token verification, which in AWS the HTTP

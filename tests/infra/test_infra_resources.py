@@ -14,10 +14,10 @@ import re
 from typing import Any
 
 import pytest
-from template_helpers import FAKE_ACCOUNT, FAKE_REGION, REQUIRED_PARAMETERS, Template, sam_functions
 
 from stateway.ids import SNAPSHOT_ROOT
 from stateway.tiers.s3_snapshots import S3Snapshots
+from stateway_testing.template import FAKE_ACCOUNT, FAKE_REGION, REQUIRED_PARAMETERS, Template, sam_functions
 
 PROJECT_FUNCTIONS = {
     "ProjectSaveFunction",

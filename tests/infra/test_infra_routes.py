@@ -6,36 +6,27 @@ read: Chalice keeps ``{path: {METHOD: RouteEntry}}`` there, so no request is mad
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
-from template_helpers import ROOT, Template, function_dir, notes_routes, sam_functions, template_routes
+
+from stateway_local.functions import load_app
+from stateway_testing.template import (
+    ROOT,
+    Template,
+    function_dir,
+    notes_routes,
+    sam_functions,
+    template_routes,
+)
 
 FUNCTIONS = ROOT / "functions"
 OPENAPI = ROOT / "openapi.yaml"
 HTTP_METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 
 FUNCTION_DIRS = sorted(notes_routes())
-
-
-def import_function(directory: str) -> ModuleType:
-    """Import functions/<directory>/app.py under a name of its own (they are all `app`)."""
-    path = FUNCTIONS / directory / "app.py"
-    spec = importlib.util.spec_from_file_location(f"stateway_function_{directory}", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[spec.name]
-        raise
-    return module
 
 
 def chalice_routes(module: ModuleType) -> set[tuple[str, str]]:
@@ -67,7 +58,7 @@ def test_no_function_folder_is_left_out_of_the_template(sam_template: Template) 
 
 @pytest.mark.parametrize("directory", FUNCTION_DIRS)
 def test_template_event_is_the_route_the_function_declares(sam_template: Template, directory: str) -> None:
-    module = import_function(directory)
+    module = load_app(directory)
     assert type(module.app).__name__ == "Chalice"
     assert chalice_routes(module) == {template_routes(sam_template)[directory]}
 

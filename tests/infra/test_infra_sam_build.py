@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from template_helpers import ROOT, Template, function_dir, sam_functions
+
+import stateway_local
+from stateway_testing.template import ROOT, Template, function_dir, sam_functions
 
 BUILD_SCRIPT = ROOT / "infra" / "sam" / "build.sh"
 FIND_PYTHON312 = ROOT / "infra" / "sam" / "python312.sh"
@@ -241,18 +243,21 @@ def test_every_function_imports_with_the_layer_alone(
         "def dumps(value):\n    return json.dumps(value).encode()\n\n"
         "def loads(payload):\n    return json.loads(payload)\n"
     )
+    # The loader is the tests' own (stdlib only), reached under its package name.
+    harness = tmp_path / "harness"
+    harness.mkdir()
+    (harness / "stateway_local").symlink_to(Path(stateway_local.__file__).parent, target_is_directory=True)
     apps = {name: build_dir / name / "app.py" for name in sam_functions(sam_template)}
     result = import_in_layer(
         build_dir / "StatewayLayer" / "python",
         f"""
-        import importlib.util
+        from stateway_local.functions import load_app
         for name, path in { ({name: str(path) for name, path in apps.items()})!r}.items():
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            module = load_app(path)
             assert type(module.app).__name__ == "Chalice", name
         """,
         stand_in,
+        harness,
         *{path.parent for path in apps.values()},
     )
     assert result.returncode == 0, result.stderr[-4000:]

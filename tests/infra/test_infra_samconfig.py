@@ -6,7 +6,8 @@ import tomllib
 from typing import Any
 
 import pytest
-from template_helpers import ROOT
+
+from stateway_testing.template import ROOT
 
 SAMCONFIG = ROOT / "samconfig.toml"
 ENVIRONMENTS = ("default", "prod", "localstack")

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from template_helpers import (
+
+from stateway_testing.template import (
     REQUIRED_PARAMETERS,
     ROOT,
     TEMPLATE,

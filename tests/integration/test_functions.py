@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,12 +11,13 @@ from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
-from events import LambdaContext, http_api_v1_event
 
 from stateway import runtime
+from stateway_local.events import LambdaContext, http_api_v1_event
+from stateway_local.functions import function_names, load_app
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = sorted(p.parent.name for p in (ROOT / "functions").glob("*/app.py"))
+FUNCTIONS = function_names()
 EXPECTED_ROUTES = {
     "health": ("GET", "/api/health"),
     "session_init": ("POST", "/api/session/init"),
@@ -36,12 +36,7 @@ EXPECTED_ROUTES = {
 
 
 def load(name: str) -> Any:
-    path = ROOT / "functions" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"fn_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.app
+    return load_app(name).app
 
 
 @pytest.fixture
@@ -193,11 +188,10 @@ def test_health_needs_no_token(deployed_env: None) -> None:
 @pytest.mark.parametrize("name", [n for n in EXPECTED_ROUTES if n.startswith("session_")])
 def test_session_functions_never_import_boto3(name: str, redis_url: str, mongodb_uri: str) -> None:
     script = f"""
-import importlib.util, json, sys
-sys.path.insert(0, {str(ROOT / "infra" / "local")!r})
-from events import LambdaContext, http_api_v1_event
-spec = importlib.util.spec_from_file_location("app", {str(ROOT / "functions" / name / "app.py")!r})
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+import json, sys
+from stateway_local.events import LambdaContext, http_api_v1_event
+from stateway_local.functions import load_app
+module = load_app({name!r})
 event = http_api_v1_event("GET", "/api/session/list", query="client_id=c", claims={{"sub": "u", "client_id": "c"}})
 module.app(event, LambdaContext())
 print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))))
@@ -237,11 +231,10 @@ def test_project_load_from_the_cache_never_builds_an_s3_client(
     )
     assert status == 200
     script = f"""
-import importlib.util, json, sys
-sys.path.insert(0, {str(ROOT / "infra" / "local")!r})
-from events import LambdaContext, http_api_v1_event
-spec = importlib.util.spec_from_file_location("app", {str(ROOT / "functions" / "project_load" / "app.py")!r})
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+import json, sys
+from stateway_local.events import LambdaContext, http_api_v1_event
+from stateway_local.functions import load_app
+module = load_app("project_load")
 event = http_api_v1_event("GET", {route!r}, path_params={params!r}, claims={claims!r})
 response = module.app(event, LambdaContext())
 print(json.dumps([json.loads(response["body"])["source"], sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "botocore"))]))
@@ -257,10 +250,9 @@ print(json.dumps([json.loads(response["body"])["source"], sorted(m for m in sys.
 
 
 def test_a_malformed_setting_fails_the_cold_start_naming_it() -> None:
-    script = f"""
-import importlib.util
-spec = importlib.util.spec_from_file_location("app", {str(ROOT / "functions" / "session_state" / "app.py")!r})
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
+    script = """
+from stateway_local.functions import load_app
+load_app("session_state")
 """
     env = {"STATEWAY_SESSION_TTL": "two hours", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)

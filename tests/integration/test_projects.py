@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clients import mongo_client, s3_client
-from servers import MongoServer, MotoS3Server, create_bucket
 
 from stateway.config import Settings
 from stateway.errors import (
@@ -25,6 +23,8 @@ from stateway.projects import ProjectService
 from stateway.tiers.mongo_store import MongoStore
 from stateway.tiers.redis_cache import RedisCache
 from stateway.tiers.s3_snapshots import S3Snapshots
+from stateway_local.servers import MongoServer, MotoS3Server, create_bucket
+from stateway_testing.clients import mongo_client, s3_client
 
 
 @pytest.fixture(params=["single-node", "cluster"])

@@ -20,8 +20,9 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.exceptions import ClusterDownError, MovedError
 from redis.retry import Retry
-from redis_cluster import CLUSTER_SLOTS, RedisClusterServer
-from servers import valkey_binary
+
+from stateway_local.redis_cluster import CLUSTER_SLOTS, RedisClusterServer
+from stateway_local.servers import valkey_binary
 
 BINARIES = [
     pytest.param(

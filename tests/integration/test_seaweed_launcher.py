@@ -7,14 +7,14 @@ import socket
 import stat
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from seaweed import SeaweedS3, find_weed
+
+from stateway_local.seaweed import SeaweedS3, find_weed
 
 try:
     find_weed()
@@ -83,11 +83,10 @@ def process_group_gone(pgid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
-    with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as started:
-        client = s3(started.endpoint, started.access_key, started.secret_key)
-        client.create_bucket(Bucket=BUCKET)
-        yield started
+def server(seaweed: SeaweedS3) -> SeaweedS3:
+    """The session's SeaweedFS (these tests never stop it), with this module's bucket."""
+    s3(seaweed.endpoint, seaweed.access_key, seaweed.secret_key).create_bucket(Bucket=BUCKET)
+    return seaweed
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clients import mongo_client, redis_client
-from redis_cluster import RedisClusterServer
-from servers import MongoServer, RedisServer
 
 from stateway.config import Settings
 from stateway.errors import (
@@ -29,6 +26,9 @@ from stateway.metrics import Metrics
 from stateway.sessions import SessionService
 from stateway.tiers.mongo_store import MongoStore
 from stateway.tiers.redis_cache import RedisCache
+from stateway_local.redis_cluster import RedisClusterServer
+from stateway_local.servers import MongoServer, RedisServer
+from stateway_testing.clients import mongo_client, redis_client
 
 
 @pytest.fixture(params=["single-node", "cluster"])

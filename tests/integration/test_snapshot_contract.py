@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from clients import s3_client
-from servers import MotoS3Server, create_bucket
 
 from stateway.errors import SnapshotNotFound, SnapshotsUnavailable
 from stateway.tiers.s3_snapshots import S3Snapshots, parse_snapshot_id, snapshot_id
+from stateway_local.seaweed import SeaweedS3
+from stateway_local.servers import MotoS3Server, create_bucket
+from stateway_testing.clients import s3_client
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, 123000, tzinfo=UTC)
 BUCKET = "stateway-contract"
@@ -37,22 +37,14 @@ class CountingClient:
 
 
 @pytest.fixture(scope="module", params=["moto", "seaweedfs"])
-def backend(
-    request: pytest.FixtureRequest, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Any]:
+def backend(request: pytest.FixtureRequest, s3_endpoint: str) -> Any:
     if request.param == "moto":
         create_bucket(s3_endpoint, BUCKET)
-        yield s3_client(s3_endpoint)
-        return
-    from seaweed import SeaweedS3
-
-    with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as server:
-        creds = {
-            "aws_access_key_id": server.access_key,
-            "aws_secret_access_key": server.secret_key,
-        }
-        create_bucket(server.endpoint, BUCKET, **creds)
-        yield s3_client(server.endpoint, **creds)
+        return s3_client(s3_endpoint)
+    server: SeaweedS3 = request.getfixturevalue("seaweed")
+    creds = {"aws_access_key_id": server.access_key, "aws_secret_access_key": server.secret_key}
+    create_bucket(server.endpoint, BUCKET, **creds)
+    return s3_client(server.endpoint, **creds)
 
 
 @pytest.fixture

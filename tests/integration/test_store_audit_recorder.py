@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pymongo
 import pytest
 from pymongo import ReturnDocument
-from servers import MongoServer
-from store_audit import OperatorRecorder, load_allowlist, violations
 
-
-@pytest.fixture(scope="module")
-def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    workdir: Path = tmp_path_factory.mktemp("store-audit-mongo")
-    with MongoServer(workdir) as server:
-        yield server.uri
+from stateway_testing.clients import mongo_client, uri_with
+from stateway_testing.store_audit import OperatorRecorder, load_allowlist, violations
 
 
 @pytest.fixture(scope="module")
@@ -27,16 +19,17 @@ def allowlist() -> dict[str, Any]:
 
 
 def recorded_client(uri: str, *, retry_writes: bool | None) -> tuple[Any, OperatorRecorder]:
+    """The layer's client with a recorder; ``retry_writes=None`` leaves pymongo's default (true)."""
     recorder = OperatorRecorder()
     if retry_writes is not None:
-        uri = f"{uri}&retryWrites={'true' if retry_writes else 'false'}"
-    client: Any = pymongo.MongoClient(uri, event_listeners=[recorder], serverSelectionTimeoutMS=10000)
+        uri = uri_with(uri, retryWrites="true" if retry_writes else "false")
+    client = mongo_client(uri, timeout_ms=10000, event_listeners=[recorder])
     return client, recorder
 
 
 @pytest.fixture
-def no_retry(server_uri: str) -> Iterator[tuple[Any, OperatorRecorder]]:
-    client, recorder = recorded_client(server_uri, retry_writes=False)
+def no_retry(mongodb_uri: str) -> Iterator[tuple[Any, OperatorRecorder]]:
+    client, recorder = recorded_client(mongodb_uri, retry_writes=False)
     yield client[f"audit_{uuid.uuid4().hex[:8]}"]["sessions"], recorder
     client.close()
 
@@ -113,12 +106,12 @@ def test_with_retry_writes_false_no_command_carries_txn_number(
 
 
 def test_with_default_retry_writes_writes_carry_txn_number(
-    server_uri: str, allowlist: dict[str, Any]
+    mongodb_uri: str, allowlist: dict[str, Any]
 ) -> None:
     # The test server reports a replica set (setName) and logicalSessionTimeoutMinutes,
     # so pymongo's default retryWrites=true makes every single-document write a
     # retryable write attempt with a txnNumber: the detection works on real traffic.
-    client, recorder = recorded_client(server_uri, retry_writes=None)
+    client, recorder = recorded_client(mongodb_uri, retry_writes=None)
     try:
         sessions = client[f"audit_{uuid.uuid4().hex[:8]}"]["sessions"]
         sessions.insert_one({"_id": "s5", "version": 1})

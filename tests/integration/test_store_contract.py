@@ -9,8 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clients import mongo_client
-from servers import MongoServer
 
 from stateway import documents
 from stateway.errors import (
@@ -21,6 +19,8 @@ from stateway.errors import (
     StoreUnavailable,
 )
 from stateway.tiers.mongo_store import MongoStore
+from stateway_local.servers import MongoServer
+from stateway_testing.clients import mongo_client
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -174,12 +174,37 @@ def test_project_save_versions_and_expected_version(store: MongoStore) -> None:
     assert got is not None and got.state == {"x": 2}
 
 
-def test_indexes_are_idempotent(store: MongoStore, mongo_db: Any) -> None:
-    store.ensure_indexes()
-    store.ensure_indexes()
-    indexes = mongo_db.sessions.index_information()
-    assert indexes["namespace_updated"]["key"] == [("client_id", 1), ("user_id", 1), ("updated_at", -1)]
-    assert sorted(indexes) == ["_id_", "namespace_updated"]
+INDEX_OPTIONS = ("unique", "sparse", "expireAfterSeconds", "partialFilterExpression")
+
+
+def indexes(collection: Any) -> dict[str, tuple[list[tuple[str, int]], dict[str, Any]]]:
+    """Name -> (keys in order, the options that change what the index accepts or keeps)."""
+    return {
+        index["name"]: (list(index["key"].items()), {o: index[o] for o in INDEX_OPTIONS if o in index})
+        for index in collection.list_indexes()
+    }
+
+
+def test_indexes_are_idempotent(mongo_db: Any, uid: str) -> None:
+    name = f"indexes_{uid}"
+    db = mongo_db.client[name]
+    try:
+        store = MongoStore(db)
+        store.ensure_indexes()
+        first = (indexes(db.sessions), indexes(db.project_states))
+        store.ensure_indexes()
+        assert (indexes(db.sessions), indexes(db.project_states)) == first
+        sessions, project_states = first
+        # The namespace listing's index: not unique (a user has many sessions), no TTL, not
+        # sparse or partial (every session is listed).
+        assert sessions == {
+            "_id_": ([("_id", 1)], {}),
+            "namespace_updated": ([("client_id", 1), ("user_id", 1), ("updated_at", -1)], {}),
+        }
+        # Project states are read and written by _id only: no index of their own.
+        assert set(project_states) <= {"_id_"}
+    finally:
+        mongo_db.client.drop_database(name)
 
 
 def test_store_down_is_unavailable_never_none(tmp_path: Path) -> None:

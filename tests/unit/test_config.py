@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+from typing import Any
+
 import pytest
 
+from stateway import config
 from stateway.config import ENV_NAMES, Settings
 from stateway.errors import ConfigError
 
@@ -61,6 +66,34 @@ def test_missing_required_settings_are_named() -> None:
         s.require_snapshot_bucket()
 
 
-def test_env_names_are_unique_and_cover_every_setting() -> None:
-    assert len(set(ENV_NAMES)) == len(ENV_NAMES)
-    assert len(ENV_NAMES) == len(Settings.__dataclass_fields__)
+def sample(setting: dataclasses.Field[Any], tmp_path: Path) -> tuple[str, Any]:
+    """A valid value for ``setting`` as its variable carries it, and what the setting then holds."""
+    special: dict[str, tuple[str, Any]] = {
+        "mongodb_uri_source": ("secretsmanager:stateway/uri", "secretsmanager:stateway/uri"),
+        "mongodb_tls_ca_file": (str(tmp_path / "ca.pem"), str(tmp_path / "ca.pem")),
+        "log_level": ("debug", "DEBUG"),
+        "classifier_config": ('{"model": "m9"}', {"model": "m9"}),
+    }
+    if setting.name in special:
+        return special[setting.name]
+    if isinstance(setting.default, bool):
+        return "true", not setting.default
+    if isinstance(setting.default, int):
+        return str(setting.default + 17), setting.default + 17
+    return f"value-of-{setting.name}", f"value-of-{setting.name}"
+
+
+def test_env_names_are_unique_and_cover_every_setting(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("a CA bundle")
+    settings = dataclasses.fields(Settings)
+    # Each setting's variable is the config constant named after it (session_ttl: SESSION_TTL).
+    names = {setting.name: getattr(config, setting.name.upper()) for setting in settings}
+    assert sorted(ENV_NAMES) == sorted(names.values())
+    assert len(set(ENV_NAMES)) == len(ENV_NAMES) == len(settings)
+    defaults = Settings.from_env({})
+    for setting in settings:
+        raw, expected = sample(setting, tmp_path)
+        read = Settings.from_env({names[setting.name]: raw})
+        # The variable sets its own setting, and no other.
+        assert getattr(read, setting.name) == expected != getattr(defaults, setting.name), setting.name
+        assert dataclasses.replace(read, **{setting.name: getattr(defaults, setting.name)}) == defaults

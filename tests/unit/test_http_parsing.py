@@ -29,18 +29,10 @@ from stateway.tiers.s3_snapshots import (
     snapshot_id,
     stamp,
 )
+from stateway_testing.strategies import hostile_strings, plain_text, unicode_numbers
 
 MANY = settings(max_examples=1000, deadline=None)
 
-unicode_digits = st.characters(categories=["Nd", "No"]).filter(lambda c: c.isdigit() and not c.isascii())
-ascii_digits = st.text(alphabet="0123456789", max_size=4)
-#: Text that str.isdigit() accepts and that holds at least one digit of another script.
-unicode_numbers = st.builds(
-    lambda a, u, b: a + u + b, ascii_digits, st.text(unicode_digits, min_size=1, max_size=3), ascii_digits
-)
-lone_surrogates = st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
-plain_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=6)
-hostile_strings = st.builds(lambda a, s, b: a + s + b, plain_text, lone_surrogates, plain_text)
 document_keys = st.text(alphabet="abcxyz_-é日\U0001f600", min_size=1, max_size=4)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | plain_text,

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from pymongo.monitoring import CommandStartedEvent
-from store_audit import (
+
+from stateway_testing.store_audit import (
     ALLOWLIST_PATH,
     OperatorRecorder,
     OperatorUse,

@@ -1,0 +1,199 @@
+"""Helpers for the checks of infra/template.yaml: the template as written, as the SAM
+transform turns it into CloudFormation, the route table of docs/API-NOTES.md.
+
+Everything here is offline: the transform runs in-process with a stub of the managed
+policy map, and the pseudo parameters (region, account) are made-up placeholders.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "infra" / "template.yaml"
+API_NOTES = ROOT / "docs" / "API-NOTES.md"
+
+# Placeholders for the translator's pseudo parameters; not a real region or account.
+FAKE_REGION = "xx-test-1"
+FAKE_ACCOUNT = "123456789012"
+
+# Values for the parameters that have no default (what `sam deploy` must be given).
+REQUIRED_PARAMETERS: dict[str, Any] = {
+    "JwtIssuer": "https://issuer.example.com/pool",
+    "JwtAudience": "stateway-web",
+    "MongoUriSource": "secretsmanager:stateway/test/mongodb-uri",
+    "ParametersSecretsExtensionLayerArn": (
+        f"arn:aws:lambda:{FAKE_REGION}:{FAKE_ACCOUNT}:layer:AWS-Parameters-and-Secrets-Lambda-Extension-Arm64:1"
+    ),
+    "VpcId": "vpc-0123456789abcdef0",
+    "SubnetIds": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+}
+
+Template = dict[str, Any]
+
+
+def load_template(path: Path = TEMPLATE) -> Template:
+    """The SAM template as plain dicts, short-form tags (!Ref, !Sub, ...) in long form."""
+    from cfnlint.decode import cfn_yaml
+
+    loaded: Template = json.loads(json.dumps(cfn_yaml.load(str(path))))
+    return loaded
+
+
+def sam_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """Logical id -> Properties of every AWS::Serverless::Function."""
+    return {
+        name: resource.get("Properties", {})
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def function_dir(properties: dict[str, Any]) -> str:
+    """The functions/<dir> a function's CodeUri names."""
+    match = re.fullmatch(r"\.\./functions/([a-z_]+)/?", properties["CodeUri"])
+    assert match, f"CodeUri {properties['CodeUri']!r} is not ../functions/<dir>/"
+    return match.group(1)
+
+
+def http_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        event["Properties"] for event in properties.get("Events", {}).values() if event["Type"] == "HttpApi"
+    ]
+
+
+def template_routes(template: Template) -> dict[str, tuple[str, str]]:
+    """functions/<dir> -> (METHOD, path) of its one HttpApi event."""
+    routes = {}
+    for name, properties in sam_functions(template).items():
+        events = http_events(properties)
+        assert len(events) == 1, f"{name} must have exactly one HttpApi event"
+        routes[function_dir(properties)] = (events[0]["Method"].upper(), events[0]["Path"])
+    return routes
+
+
+def notes_routes() -> dict[str, tuple[str, str]]:
+    """The route table of docs/API-NOTES.md: function dir -> (METHOD, path)."""
+    rows = re.findall(r"^\| `([a-z_]+)` \| ([A-Z]+) \| `([^`]+)`", API_NOTES.read_text(), flags=re.M)
+    assert rows, "no route table found in docs/API-NOTES.md"
+    return {directory: (method, path) for directory, method, path in rows}
+
+
+def packaged(template: Template) -> Template:
+    """The template as `sam package` leaves it: code locations replaced by S3 URIs.
+
+    The SAM transform only accepts S3 locations (local paths are the SAM CLI's business).
+    """
+    result = copy.deepcopy(template)
+    for name, resource in result["Resources"].items():
+        properties = resource.get("Properties", {})
+        for key in ("CodeUri", "ContentUri"):
+            if isinstance(properties.get(key), str):
+                properties[key] = f"s3://packaged-artifacts/{name}.zip"
+    return result
+
+
+def translate(template: Template, parameters: dict[str, Any] | None = None) -> Template:
+    """Run the SAM transform (AWS::Serverless-2016-10-31) offline; raise on any error."""
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+
+    values = {**REQUIRED_PARAMETERS, "AWS::AccountId": FAKE_ACCOUNT, **(parameters or {})}
+    translator = Translator(
+        managed_policy_map={},
+        sam_parser=Parser(),
+        boto_session=boto3.session.Session(region_name=FAKE_REGION),
+    )
+    try:
+        translated: Template = translator.translate(
+            packaged(template), parameter_values=values, get_managed_policy_map=dict
+        )
+    except InvalidDocumentException as exc:
+        messages = "\n".join(cause.message for cause in exc.causes)
+        raise AssertionError(f"SAM transform failed:\n{messages}") from exc
+    return translated
+
+
+# --- values as CloudFormation would resolve them ----------------------------------------
+
+NO_VALUE = object()
+"""What ``Ref: AWS::NoValue`` resolves to: the key is left out."""
+
+
+class Unresolved:
+    """A value only CloudFormation knows at deploy time (a resource's attribute or id)."""
+
+    def __init__(self, expression: Any) -> None:
+        self.expression = expression
+
+    def __repr__(self) -> str:
+        return f"Unresolved({self.expression!r})"
+
+
+def parameter_values(template: Template, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every parameter's value for a deploy with ``parameters`` (defaults, then the required ones)."""
+    values = {name: spec["Default"] for name, spec in template["Parameters"].items() if "Default" in spec}
+    for name, value in values.items():
+        if template["Parameters"][name]["Type"] != "CommaDelimitedList":
+            values[name] = str(value)
+    values.update(REQUIRED_PARAMETERS)
+    values.update(parameters or {})
+    return values
+
+
+def resolve(template: Template, value: Any, parameters: dict[str, Any] | None = None) -> Any:
+    """``value`` with Ref to parameters, conditions and Fn::If/Equals/Not/And/Or/Select/Split
+    evaluated the way CloudFormation does; resource references stay :class:`Unresolved`."""
+    values = parameter_values(template, parameters)
+    memo: dict[str, bool] = {}
+
+    def condition(name: str) -> bool:
+        if name not in memo:
+            memo[name] = bool(evaluate(template["Conditions"][name]))
+        return memo[name]
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, list):
+            return [item for item in (evaluate(item) for item in node) if item is not NO_VALUE]
+        if not isinstance(node, dict):
+            return node
+        first = next(iter(node), "")
+        if len(node) != 1 or not (first in ("Ref", "Condition") or first.startswith("Fn::")):
+            # A plain mapping (the variables): a key whose value is AWS::NoValue is left out.
+            evaluated = ((key, evaluate(item)) for key, item in node.items())
+            return {key: item for key, item in evaluated if item is not NO_VALUE}
+        ((key, argument),) = node.items()
+        if key == "Ref":
+            if argument == "AWS::NoValue":
+                return NO_VALUE
+            return values[argument] if argument in values else Unresolved(node)
+        if key == "Condition":
+            return condition(argument)
+        if key == "Fn::If":
+            name, when_true, when_false = argument
+            return evaluate(when_true if condition(name) else when_false)
+        if key == "Fn::Equals":
+            left, right = (evaluate(item) for item in argument)
+            return left == right
+        if key == "Fn::Not":
+            return not evaluate(argument[0])
+        if key == "Fn::And":
+            return all(evaluate(item) for item in argument)
+        if key == "Fn::Or":
+            return any(evaluate(item) for item in argument)
+        if key == "Fn::Select":
+            index, items = evaluate(argument[0]), evaluate(argument[1])
+            return items[int(index)]
+        if key == "Fn::Split":
+            separator, text = evaluate(argument[0]), evaluate(argument[1])
+            return text.split(separator)
+        return Unresolved(node)  # Fn::Sub, Fn::GetAtt, Fn::Join, ...: known at deploy time
+
+    return evaluate(value)
