@@ -3,44 +3,49 @@
 Starts whatever the environment does not give — Redis (``REDIS_URL``), a
 MongoDB-protocol server (``MONGODB_URI``), an S3 endpoint
 (``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL``) with the snapshot bucket —
-then serves every function's route in one process with Chalice's local
-server on ``STATEWAY_HOST``:``STATEWAY_PORT`` (default 127.0.0.1:8080), and
-the inspector page (``frontend/dist``) at ``/inspector/``.
+then serves the HTTP API that ``infra/template.yaml`` declares
+(:mod:`stateway_local.gateway`: each route's function in processes of its
+own, with the environment the template gives it) on
+``STATEWAY_HOST``:``STATEWAY_PORT`` (default 127.0.0.1:8080), and the
+inspector page (``frontend/dist``) at ``/inspector/``.
 
-Every ``STATEWAY_*`` setting of the contract is honoured, as in AWS. Tokens
-are verified with ``STATEWAY_JWT_SECRET`` (or ``STATEWAY_JWKS_URL``); when
-neither is set, a development secret is kept in ``.local/jwt-secret`` and
-``make token`` signs with it. SIGINT or SIGTERM stops the servers it started.
+A function's environment is the template's (parameter defaults, or
+``STATEWAY_PARAMETER_OVERRIDES="Name=Value ..."``; another template with
+``STATEWAY_TEMPLATE``), the caller's environment
+winning, and the servers started here filling in the rest. Tokens are
+verified as the HTTP API's JWT authorizer would, with ``STATEWAY_JWT_SECRET``
+(or ``STATEWAY_JWKS_URL``); when neither is set, a development secret is kept
+in ``.local/jwt-secret`` and ``make token`` signs with it. SIGINT or SIGTERM
+stops the servers it started.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import mimetypes
 import os
 import secrets
 import signal
-import socket
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from stateway_local.functions import function_names, load_app
+from stateway_edge.authorizer import JWKS_URL, JWT_AUDIENCE, JWT_ISSUER, JWT_SECRET, AuthorizerConfig
+from stateway_local.gateway import Gateway, make_server
 from stateway_local.redis_cluster import RedisClusterServer
 from stateway_local.servers import MongoServer, MotoS3Server, RedisServer, create_bucket
+from stateway_local.template import TEMPLATE, http_api, load, parse_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 
 DEFAULT_BUCKET = "stateway-local-snapshots"
+PARAMETER_OVERRIDES = "STATEWAY_PARAMETER_OVERRIDES"
 SECRET_FILE = ROOT / ".local" / "jwt-secret"
-INSPECTOR_DIR = ROOT / "frontend" / "dist"
 
 
 def dev_secret() -> str:
@@ -52,164 +57,24 @@ def dev_secret() -> str:
     return SECRET_FILE.read_text().strip()
 
 
-def load_functions() -> dict[str, Any]:
-    """Each ``functions/<operation>/app.py``'s Chalice app, imported under a unique module name."""
-    return {name: load_app(name).app for name in function_names()}
-
-
-def make_server(apps: dict[str, Any], host: str, port: int) -> Any:
-    """Chalice's local server in front of every function, each invoked as its own app.
-
-    Like API Gateway, the server picks the function by route and method and
-    hands it the event; an unknown route (404) or method (405) gets the
-    contract's error body.
-    """
-    from chalice.config import Config
-    from chalice.local import (
-        ChaliceRequestHandler,
-        CustomLocalChalice,
-        LocalChalice,
-        LocalDevServer,
-        LocalGateway,
-        RouteMatcher,
+def build_gateway(env: Mapping[str, str], template_path: Path = TEMPLATE) -> Gateway:
+    """The template's HTTP API over what ``env`` gives (the caller's environment and the local servers)."""
+    api = http_api(
+        load(template_path),
+        parameters=parse_overrides(env.get(PARAMETER_OVERRIDES)),
+        resources={"SnapshotBucket": snapshot_bucket(env)},
+        template_dir=template_path.parent,
     )
+    # The authorizer's issuer and audience are the template's; the caller's environment wins.
+    settings = {JWT_ISSUER: api.issuer or "", JWT_AUDIENCE: ",".join(api.audience)}
+    settings.update(
+        {name: env[name] for name in (JWT_SECRET, JWKS_URL, JWT_ISSUER, JWT_AUDIENCE) if name in env}
+    )
+    return Gateway(api, env, AuthorizerConfig.from_env(settings))
 
-    from stateway import documents
-    from stateway.errors import error_body
-    from stateway.ids import parse_digits
 
-    class DecodingGateway(LocalGateway):
-        """API Gateway hands functions URL-decoded path parameters; so does this one."""
-
-        def _generate_lambda_event(self, method: str, path: str, headers: Any, body: Any) -> Any:
-            event = super()._generate_lambda_event(method, path, headers, body)
-            params = event.get("pathParameters") or {}
-            event["pathParameters"] = {name: unquote(value) for name, value in params.items()}
-            return event
-
-    config = Config.create()
-    table: dict[tuple[str, str], Any] = {}
-    for app in apps.values():
-        # What chalice.local.create_local_server does: a per-thread current_request.
-        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-        app.__class__ = CustomLocalChalice
-        gateway = DecodingGateway(app, config)
-        for route, methods in app.routes.items():
-            for method in methods:
-                table[(route, method)] = gateway
-    matcher = RouteMatcher(sorted({route for route, _ in table}))
-
-    def error_bytes(code: str, message: str, request_id: str) -> bytes:
-        return documents.dumps(error_body(code, message, request_id))
-
-    # What the HTTP server refuses before any route is looked at (http.server's own limits: a
-    # request line of 65,536 bytes, header lines of 65,536 bytes, 100 headers), answered with
-    # the contract's error body instead of its HTML page.
-    server_refusals = {
-        414: ("uri_too_long", "The request line is over 65536 bytes."),
-        431: ("headers_too_large", "A header line is over 65536 bytes, or there are over 100 headers."),
-    }
-
-    class Handler(ChaliceRequestHandler):
-        def _generic_handle(self) -> None:
-            path = urlparse(self.path).path
-            if self.command in ("GET", "HEAD") and (path == "/inspector" or path.startswith("/inspector/")):
-                self._serve_inspector(path)
-                return
-            try:
-                route = matcher.match_route(self.path).route
-            except ValueError:
-                self._refuse(404, "not_found", "No such route.")
-                return
-            lengths = self.headers.get_all("Content-Length") or []
-            if len(lengths) > 1 or (lengths and parse_digits(lengths[0].strip()) is None):
-                # Chalice would int() it: "\u00b2" raised, "\u0661\u0660" read 10 bytes, "-1"
-                # read to the end. The body's end is unknown, so the connection closes.
-                self.close_connection = True
-                self._answer_error(
-                    400, "invalid_request", "Content-Length must be one number of ASCII digits."
-                )
-                return
-            method = self.command
-            if method == "OPTIONS":
-                method = (self.headers.get("Access-Control-Request-Method") or "").upper()
-            gateway = table.get((route, method))
-            if gateway is None and self.command == "OPTIONS":
-                gateway = next(gw for (r, _), gw in table.items() if r == route)
-            if gateway is None:
-                allowed = ", ".join(sorted(m for r, m in table if r == route))
-                self._refuse(
-                    405, "method_not_allowed", "The route does not accept this method.", Allow=allowed
-                )
-                return
-            self.local_gateway = gateway
-            super()._generic_handle()
-
-        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
-
-        def __getattr__(self, name: str) -> Any:
-            # Any other method (TRACE, CONNECT, ...) is routed too, to answer 405 rather than 501.
-            if name.startswith("do_"):
-                return self._generic_handle
-            raise AttributeError(name)
-
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body go out in separate writes; without this, Nagle's algorithm and
-            # delayed ACKs hold each answer on a kept-alive connection for ~40 ms.
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def end_headers(self) -> None:
-            if self.close_connection:
-                self.send_header("Connection", "close")
-            super().end_headers()
-
-        def _refuse(self, status: int, code: str, message: str, **headers: str) -> None:
-            """Answer without a function, as API Gateway does, having read the body off the connection."""
-            self._parse_payload()
-            self._answer_error(status, code, message, **headers)
-
-        def _answer_error(self, status: int, code: str, message: str, **headers: str) -> None:
-            request_id = uuid.uuid4().hex
-            headers["X-Request-Id"] = request_id
-            self._send_http_response(status, headers, error_bytes(code, message, request_id))
-
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """The HTTP server's own refusals, in the contract's error body, on a connection that closes.
-
-            The rest of the request was not read, so nothing after it on the connection can be
-            trusted as another request. No input is a 5xx: an HTTP version the server does not
-            speak is a 400 like any other malformed request.
-            """
-            self.close_connection = True
-            # A request line it could not read leaves the request as HTTP/0.9, which would
-            # get a bare body without a status line or headers.
-            self.request_version = self.protocol_version
-            status = code if 400 <= code < 500 else 400
-            error_code, text = server_refusals.get(
-                status, ("invalid_request", "The request is not valid HTTP.")
-            )
-            self._answer_error(status, error_code, text)
-
-        def _serve_inspector(self, path: str) -> None:
-            relative = path.removeprefix("/inspector").lstrip("/") or "index.html"
-            target = (INSPECTOR_DIR / relative).resolve()
-            if not target.is_relative_to(INSPECTOR_DIR.resolve()) or not target.is_file():
-                target = INSPECTOR_DIR / "index.html"
-            if not target.is_file():
-                message = "The inspector is not built: run `npm --prefix frontend ci && npm --prefix frontend run build`."
-                self._refuse(404, "not_found", message)
-                return
-            self._parse_payload()
-            content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-            self._send_http_response(200, {"Content-Type": content_type}, target.read_bytes())
-
-        def log_message(self, format: str, *args: Any) -> None:
-            if os.environ.get("STATEWAY_ACCESS_LOG"):
-                super().log_message(format, *args)
-
-    any_app = next(iter(apps.values()))
-    return LocalDevServer(any_app, config, host, port, handler_cls=Handler)
+def snapshot_bucket(env: Mapping[str, str]) -> str:
+    return env.get("STATEWAY_SNAPSHOT_BUCKET") or DEFAULT_BUCKET
 
 
 def wait_healthy(url: str, timeout: float = 60.0) -> None:
@@ -234,11 +99,14 @@ class LocalStack:
         if not env.get("REDIS_URL"):
             # STATEWAY_REDIS_CLUSTER=true with no REDIS_URL: a local 3-master cluster, the
             # shape of ElastiCache Serverless.
-            if env.get("STATEWAY_REDIS_CLUSTER", "").strip().lower() in ("true", "1", "yes"):
+            cluster = env.get("STATEWAY_REDIS_CLUSTER", "").strip().lower() in ("true", "1", "yes")
+            if cluster:
                 redis: Any = self._start(RedisClusterServer(self.workdir / "redis-cluster"))
             else:
                 redis = self._start(RedisServer(self.workdir / "redis"))
             env["REDIS_URL"] = redis.url
+            # The template's created cache is a cluster; the one started here says what it is.
+            env["STATEWAY_REDIS_CLUSTER"] = "true" if cluster else "false"
         if not env.get("MONGODB_URI") and not env.get("STATEWAY_MONGODB_URI_SOURCE"):
             mongo = self._start(MongoServer(self.workdir / "mongo"))
             env["MONGODB_URI"] = mongo.uri
@@ -249,9 +117,8 @@ class LocalStack:
             env.setdefault("AWS_ACCESS_KEY_ID", "stateway-local")
             env.setdefault("AWS_SECRET_ACCESS_KEY", "stateway-local")
         env.setdefault("AWS_DEFAULT_REGION", env.get("AWS_REGION", "us-east-1"))
-        env.setdefault("STATEWAY_SNAPSHOT_BUCKET", DEFAULT_BUCKET)
         endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-        create_bucket(endpoint or "", env["STATEWAY_SNAPSHOT_BUCKET"])
+        create_bucket(endpoint or "", snapshot_bucket(env))
         if not env.get("STATEWAY_JWT_SECRET") and not env.get("STATEWAY_JWKS_URL"):
             env["STATEWAY_JWT_SECRET"] = dev_secret()
 
@@ -289,10 +156,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     server = None
+    gateway = None
     try:
         stack.start()
-        server = make_server(load_functions(), host, port)
-        thread = threading.Thread(target=server.server.serve_forever, name="gateway", daemon=True)
+        template = os.environ.get("STATEWAY_TEMPLATE")
+        gateway = build_gateway(os.environ, Path(template) if template else TEMPLATE)
+        gateway.warm()
+        server = make_server(gateway, host, port)
+        thread = threading.Thread(target=server.serve_forever, name="gateway", daemon=True)
         thread.start()
         url = f"http://{host}:{port}"
         wait_healthy(url)
@@ -304,8 +175,10 @@ def main() -> int:
         return 0
     finally:
         if server is not None:
-            server.server.shutdown()
-            server.server.server_close()
+            server.shutdown()
+            server.server_close()
+        if gateway is not None:
+            gateway.stop()
         stack.stop()
         print("Stateway stopped.", flush=True)
 

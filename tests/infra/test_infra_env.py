@@ -21,9 +21,8 @@ from stateway.errors import ConfigError
 from stateway_testing.template import NO_VALUE, Template, Unresolved, function_dir, resolve, sam_functions
 
 # Read only when run outside AWS: the URI itself (in AWS only its source is passed, and
-# the URI never appears in the template), and token verification, which in AWS the HTTP
-# API's JWT authorizer does before a function runs.
-LOCAL_ONLY = {config.MONGODB_URI, config.JWT_SECRET, config.JWKS_URL}
+# the URI never appears in the template).
+LOCAL_ONLY = {config.MONGODB_URI}
 
 DEPLOYED = {
     config.REDIS_URL,
@@ -37,8 +36,6 @@ DEPLOYED = {
     config.MAX_STATE_BYTES,
     config.NAVIGATION_LIMIT,
     config.CLASSIFIER_CONFIG,
-    config.JWT_ISSUER,
-    config.JWT_AUDIENCE,
     config.REDIS_TIMEOUT_MS,
     config.MONGODB_TIMEOUT_MS,
     config.S3_TIMEOUT_MS,
@@ -112,8 +109,6 @@ def test_values_come_from_parameters_and_resources(
     assert variables[config.SNAPSHOT_BUCKET] == {"Ref": "SnapshotBucket"}
     assert variables[config.CLASSIFIER_CONFIG] == {"Ref": "ClassifierConfig"}
     assert variables[config.LOG_LEVEL] == {"Ref": "LogLevel"}
-    assert variables[config.JWT_ISSUER] == {"Ref": "JwtIssuer"}
-    assert variables[config.JWT_AUDIENCE] == {"Ref": "JwtAudience"}
     condition, created, existing = variables[config.REDIS_URL]["Fn::If"]
     assert condition == "CreateCache"
     # TLS always (serverless caches have in-transit encryption on); no database number,

@@ -15,6 +15,10 @@ from typing import Any
 
 import boto3
 
+from stateway_local.template import NO_VALUE as _NO_VALUE
+from stateway_local.template import Resolver
+from stateway_local.template import Unresolved as _Unresolved
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 API_NOTES = ROOT / "docs" / "API-NOTES.md"
@@ -123,18 +127,10 @@ def translate(template: Template, parameters: dict[str, Any] | None = None) -> T
 
 # --- values as CloudFormation would resolve them ----------------------------------------
 
-NO_VALUE = object()
-"""What ``Ref: AWS::NoValue`` resolves to: the key is left out."""
-
-
-class Unresolved:
-    """A value only CloudFormation knows at deploy time (a resource's attribute or id)."""
-
-    def __init__(self, expression: Any) -> None:
-        self.expression = expression
-
-    def __repr__(self) -> str:
-        return f"Unresolved({self.expression!r})"
+#: What ``Ref: AWS::NoValue`` resolves to (the key is left out), and the value of what only
+#: CloudFormation knows at deploy time (a resource's attribute or id): the local gateway's.
+NO_VALUE = _NO_VALUE
+Unresolved = _Unresolved
 
 
 def parameter_values(template: Template, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -149,51 +145,25 @@ def parameter_values(template: Template, parameters: dict[str, Any] | None = Non
 
 
 def resolve(template: Template, value: Any, parameters: dict[str, Any] | None = None) -> Any:
-    """``value`` with Ref to parameters, conditions and Fn::If/Equals/Not/And/Or/Select/Split
-    evaluated the way CloudFormation does; resource references stay :class:`Unresolved`."""
-    values = parameter_values(template, parameters)
-    memo: dict[str, bool] = {}
-
-    def condition(name: str) -> bool:
-        if name not in memo:
-            memo[name] = bool(evaluate(template["Conditions"][name]))
-        return memo[name]
+    """``value`` evaluated as CloudFormation would for a deploy with ``parameters`` (the local
+    gateway's resolver); what only a deployment knows is an :class:`Unresolved` in its place."""
+    resolver = Resolver(template, parameter_values(template, parameters), {})
 
     def evaluate(node: Any) -> Any:
         if isinstance(node, list):
             return [item for item in (evaluate(item) for item in node) if item is not NO_VALUE]
-        if not isinstance(node, dict):
-            return node
-        first = next(iter(node), "")
-        if len(node) != 1 or not (first in ("Ref", "Condition") or first.startswith("Fn::")):
+        if isinstance(node, dict) and not _intrinsic(node):
             # A plain mapping (the variables): a key whose value is AWS::NoValue is left out.
             evaluated = ((key, evaluate(item)) for key, item in node.items())
             return {key: item for key, item in evaluated if item is not NO_VALUE}
-        ((key, argument),) = node.items()
-        if key == "Ref":
-            if argument == "AWS::NoValue":
-                return NO_VALUE
-            return values[argument] if argument in values else Unresolved(node)
-        if key == "Condition":
-            return condition(argument)
-        if key == "Fn::If":
-            name, when_true, when_false = argument
-            return evaluate(when_true if condition(name) else when_false)
-        if key == "Fn::Equals":
-            left, right = (evaluate(item) for item in argument)
-            return left == right
-        if key == "Fn::Not":
-            return not evaluate(argument[0])
-        if key == "Fn::And":
-            return all(evaluate(item) for item in argument)
-        if key == "Fn::Or":
-            return any(evaluate(item) for item in argument)
-        if key == "Fn::Select":
-            index, items = evaluate(argument[0]), evaluate(argument[1])
-            return items[int(index)]
-        if key == "Fn::Split":
-            separator, text = evaluate(argument[0]), evaluate(argument[1])
-            return text.split(separator)
-        return Unresolved(node)  # Fn::Sub, Fn::GetAtt, Fn::Join, ...: known at deploy time
+        try:
+            return resolver.value(node)
+        except Unresolved:
+            return Unresolved(node)
 
     return evaluate(value)
+
+
+def _intrinsic(node: dict[str, Any]) -> bool:
+    first = next(iter(node), "")
+    return len(node) == 1 and (first in ("Ref", "Condition") or first.startswith("Fn::"))

@@ -29,10 +29,6 @@ PROJECT_TTL = "STATEWAY_PROJECT_TTL"
 MAX_STATE_BYTES = "STATEWAY_MAX_STATE_BYTES"
 NAVIGATION_LIMIT = "STATEWAY_NAVIGATION_LIMIT"
 CLASSIFIER_CONFIG = "STATEWAY_CLASSIFIER_CONFIG"
-JWT_SECRET = "STATEWAY_JWT_SECRET"
-JWKS_URL = "STATEWAY_JWKS_URL"
-JWT_ISSUER = "STATEWAY_JWT_ISSUER"
-JWT_AUDIENCE = "STATEWAY_JWT_AUDIENCE"
 REDIS_TIMEOUT_MS = "STATEWAY_REDIS_TIMEOUT_MS"
 MONGODB_TIMEOUT_MS = "STATEWAY_MONGODB_TIMEOUT_MS"
 S3_TIMEOUT_MS = "STATEWAY_S3_TIMEOUT_MS"
@@ -53,10 +49,6 @@ ENV_NAMES: tuple[str, ...] = (
     MAX_STATE_BYTES,
     NAVIGATION_LIMIT,
     CLASSIFIER_CONFIG,
-    JWT_SECRET,
-    JWKS_URL,
-    JWT_ISSUER,
-    JWT_AUDIENCE,
     REDIS_TIMEOUT_MS,
     MONGODB_TIMEOUT_MS,
     S3_TIMEOUT_MS,
@@ -84,10 +76,6 @@ class Settings:
     max_state_bytes: int = 262144
     navigation_limit: int = 100
     classifier_config: dict[str, Any] = field(default_factory=dict)
-    jwt_secret: str | None = None
-    jwks_url: str | None = None
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
     redis_timeout_ms: int = 500
     mongodb_timeout_ms: int = 3000
     s3_timeout_ms: int = 3000
@@ -164,10 +152,6 @@ class Settings:
             "max_state_bytes": positive_int(MAX_STATE_BYTES, 262144),
             "navigation_limit": positive_int(NAVIGATION_LIMIT, 100),
             "classifier_config": classifier,
-            "jwt_secret": text(JWT_SECRET),
-            "jwks_url": text(JWKS_URL),
-            "jwt_issuer": text(JWT_ISSUER),
-            "jwt_audience": text(JWT_AUDIENCE),
             "redis_timeout_ms": positive_int(REDIS_TIMEOUT_MS, 500),
             "mongodb_timeout_ms": positive_int(MONGODB_TIMEOUT_MS, 3000),
             "s3_timeout_ms": positive_int(S3_TIMEOUT_MS, 3000),

@@ -4,10 +4,10 @@ A function's view is wrapped by :func:`endpoint`, which
 
 * gives every request an id (API Gateway's, or a new one) returned as
   ``X-Request-Id`` and carried by every log line and error body;
-* authenticates the caller before anything else is looked at: in AWS from the
-  claims the HTTP API's JWT authorizer put in the request context, locally
-  from the bearer token, verified with ``STATEWAY_JWT_SECRET`` (HS256) or the
-  JWKS at ``STATEWAY_JWKS_URL``;
+* authenticates the caller before anything else is looked at, from the claims
+  the authorizer put in the request context (the HTTP API's JWT authorizer in
+  AWS; the local gateway or the LocalStack wrapper elsewhere): no function
+  verifies a token;
 * turns :class:`~stateway.errors.StatewayError` into the contract's error body
   and anything else into a 500 that says only that something failed. No
   exception text ever reaches a client.
@@ -22,7 +22,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Chalice, CORSConfig, Response
@@ -81,39 +81,6 @@ def _claims_from_context(context: dict[str, Any] | None) -> dict[str, Any] | Non
     return claims if isinstance(claims, dict) and claims else None
 
 
-@lru_cache(maxsize=4)
-def _jwks_client(url: str) -> Any:
-    from jwt import PyJWKClient
-
-    return PyJWKClient(url, cache_keys=True, lifespan=3600, timeout=5)
-
-
-def verify_token(token: str, settings: Settings) -> dict[str, Any]:
-    """Verify a bearer token locally; raise :class:`Unauthorized` for anything but a valid one."""
-    import jwt
-
-    options: Any = {"require": ["exp", "sub"], "verify_aud": bool(settings.jwt_audience)}
-    try:
-        if settings.jwks_url:
-            key: Any = _jwks_client(settings.jwks_url).get_signing_key_from_jwt(token).key
-            algorithms = ["RS256", "ES256"]
-        elif settings.jwt_secret:
-            key, algorithms = settings.jwt_secret, ["HS256"]
-        else:
-            raise Unauthorized("No token verifier is configured.")
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=algorithms,
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            options=options,
-        )
-    except jwt.PyJWTError as exc:
-        raise Unauthorized("The bearer token is not valid.") from exc
-    return claims
-
-
 def identity_from_claims(claims: dict[str, Any]) -> Identity:
     user_id = claims.get("sub")
     client_id = claims.get("client_id") or claims.get("custom:client_id")
@@ -137,13 +104,16 @@ class ApiRequest:
 
     @cached_property
     def identity(self) -> Identity:
+        """The caller, from the claims the authorizer put in the request context.
+
+        Functions never verify tokens: in AWS the HTTP API's JWT authorizer does,
+        elsewhere whatever stands in front of them (the local gateway, the
+        LocalStack wrapper). A request that reaches a function without claims
+        was let through by no authorizer, and is refused.
+        """
         claims = _claims_from_context(self.raw.context)
         if claims is None:
-            header = self.raw.headers.get("authorization") or ""
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                raise Unauthorized()
-            claims = verify_token(token.strip(), self.settings)
+            raise Unauthorized()
         return identity_from_claims(claims)
 
     # authorization
