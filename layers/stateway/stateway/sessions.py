@@ -109,17 +109,9 @@ class SessionService:
         ):
             raise InvalidState("navigation must be a list of objects.")
         size = len(documents.encoded_within(value, self._settings.max_state_bytes, what="value"))
+        guard = self._guard(expected_version)
         return self._write(
-            ref,
-            lambda: self._store.set_session_key(
-                ref.session_id,
-                key,
-                value,
-                value_bytes=size,
-                max_bytes=self._settings.max_state_bytes,
-                expected_version=expected_version,
-                now=self._clock(),
-            ),
+            ref, lambda: self._store.set_session_key(ref.session_id, key, value, value_bytes=size, **guard)
         )
 
     def add_navigation(
@@ -129,16 +121,11 @@ class SessionService:
         if not isinstance(entry, dict):
             raise InvalidState("navigation must be an object.")
         size = len(documents.encoded_within(entry, self._settings.max_state_bytes, what="navigation"))
+        limit, guard = self._settings.navigation_limit, self._guard(expected_version)
         return self._write(
             ref,
             lambda: self._store.push_navigation(
-                ref.session_id,
-                entry,
-                limit=self._settings.navigation_limit,
-                entry_bytes=size,
-                max_bytes=self._settings.max_state_bytes,
-                expected_version=expected_version,
-                now=self._clock(),
+                ref.session_id, entry, limit=limit, entry_bytes=size, **guard
             ),
         )
 
@@ -185,6 +172,14 @@ class SessionService:
             },
             "classifier_config": dict(self._settings.classifier_config),
             "navigation": [],
+        }
+
+    def _guard(self, expected_version: int | None) -> dict[str, Any]:
+        """What every session write is held to: the size limit, the expected version, the time."""
+        return {
+            "max_bytes": self._settings.max_state_bytes,
+            "expected_version": expected_version,
+            "now": self._clock(),
         }
 
     def _read(self, ref: SessionRef, *slower: Slower) -> Found:
