@@ -38,7 +38,7 @@ from typing import Self
 import redis
 from redis.crc import key_slot
 
-from stateway_local.servers import RedisServer, free_port, wait_for_port
+from stateway_local.servers import RedisServer, free_port, wait_for_port, wait_process_state
 
 __all__ = ["CLUSTER_SLOTS", "RedisClusterServer"]
 
@@ -139,7 +139,6 @@ class _ClusterNode(RedisServer):
         self.port = port
         self.node_timeout_ms = node_timeout_ms
         self.require_full_coverage = require_full_coverage
-        self.paused = False
 
     @property
     def config_file(self) -> Path:
@@ -195,33 +194,6 @@ class _ClusterNode(RedisServer):
         if self.proc is None or self.proc.poll() is not None:
             raise RuntimeError(f"node on port {self.port} is not running")
         os.kill(self.proc.pid, signum)
-
-    def stop(self) -> None:
-        # A stopped process does not act on SIGTERM until it is continued:
-        # without this the stop would wait out its timeout and SIGKILL it.
-        if self.paused and self.running:
-            with contextlib.suppress(ProcessLookupError):
-                self.send_signal(signal.SIGCONT)
-        self.paused = False
-        super().stop()
-
-
-def _wait_process_state(pid: int, stopped: bool, timeout: float = 5.0) -> None:
-    """Wait until ``pid`` is (or is no longer) in the stopped state, from /proc."""
-    stat = Path(f"/proc/{pid}/stat")
-    if not stat.exists():  # no procfs: signals are delivered promptly anyway
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            # The state follows the parenthesised command name, which may hold spaces.
-            state = stat.read_text().rpartition(")")[2].split()[0]
-        except (OSError, IndexError):
-            return
-        if (state in ("T", "t")) == stopped:
-            return
-        time.sleep(0.01)
-    raise TimeoutError(f"process {pid} did not {'stop' if stopped else 'continue'} within {timeout}s")
 
 
 class RedisClusterServer:
@@ -593,7 +565,7 @@ class RedisClusterServer:
         node.send_signal(signal.SIGSTOP)
         node.paused = True
         assert node.pid is not None
-        _wait_process_state(node.pid, stopped=True)
+        wait_process_state(node.pid, stopped=True)
 
     def resume_node(self, index: int) -> None:
         """Continue master ``index`` with SIGCONT; a no-op when it is not paused.
@@ -609,4 +581,4 @@ class RedisClusterServer:
         if node.running:
             node.send_signal(signal.SIGCONT)
             assert node.pid is not None
-            _wait_process_state(node.pid, stopped=False)
+            wait_process_state(node.pid, stopped=False)

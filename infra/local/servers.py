@@ -43,6 +43,24 @@ def wait_for_port(port: int, *, timeout: float = 30.0, proc: subprocess.Popen[by
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
+def wait_process_state(pid: int, stopped: bool, timeout: float = 5.0) -> None:
+    """Wait until ``pid`` is (or is no longer) in the stopped state, from /proc."""
+    stat = Path(f"/proc/{pid}/stat")
+    if not stat.exists():  # no procfs: signals are delivered promptly anyway
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            # The state follows the parenthesised command name, which may hold spaces.
+            state = stat.read_text().rpartition(")")[2].split()[0]
+        except (OSError, IndexError):
+            return
+        if (state in ("T", "t")) == stopped:
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"process {pid} did not {'stop' if stopped else 'continue'} within {timeout}s")
+
+
 def _venv_tool(name: str) -> str | None:
     return shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
 
@@ -57,6 +75,7 @@ class _Process:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"{self.name}.log"
+        self.paused = False
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -83,7 +102,28 @@ class _Process:
             self.stop()
             raise
 
+    def pause(self) -> None:
+        """Freeze the server with SIGSTOP: it keeps its connections and answers nothing.
+
+        Callers must :meth:`resume` in a ``finally`` (:meth:`stop` continues a paused server).
+        """
+        assert self.proc is not None and self.proc.poll() is None, f"{self.name} is not running"
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self.paused = True
+        wait_process_state(self.proc.pid, stopped=True)
+
+    def resume(self) -> None:
+        """SIGCONT a paused server; a no-op when it is not paused."""
+        if not self.paused:
+            return
+        self.paused = False
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            wait_process_state(self.proc.pid, stopped=False)
+
     def stop(self) -> None:
+        # A stopped process does not act on SIGTERM until it is continued.
+        self.resume()
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return

@@ -49,6 +49,9 @@ def clear_caches() -> None:
             client = _built.get(name)
             if client is not None:
                 client.close()
+        probe = _built.get("redis_probe")
+        if probe is not None:
+            probe.close()
         _built.clear()
     clear_settings_cache()
 
@@ -123,11 +126,30 @@ def mongo_client() -> Any:
     return _once("mongo_client", build)
 
 
-def cache() -> RedisCache:
-    def build() -> RedisCache:
-        from stateway.tiers.redis_cache import RedisCache
+#: The breaker's probe waits this long at most (never the full STATEWAY_REDIS_TIMEOUT_MS).
+PROBE_TIMEOUT_MS = 100
 
-        return RedisCache(redis_client())
+
+def cache() -> RedisCache:
+    """The cache, behind a circuit breaker shared by every service of the process."""
+
+    def build() -> RedisCache:
+        from stateway.breaker import CircuitBreaker
+        from stateway.metrics import METRICS
+        from stateway.tiers.redis_cache import RedisCache, make_redis_client
+
+        def probe() -> None:
+            def build_probe() -> Any:
+                settings = get_settings()
+                timeout = min(PROBE_TIMEOUT_MS, settings.redis_timeout_ms)
+                client = make_redis_client(
+                    settings.require_redis_url(), timeout_ms=timeout, cluster=settings.redis_cluster
+                )
+                return RedisCache(client)
+
+            _once("redis_probe", build_probe).ping()
+
+        return RedisCache(redis_client(), breaker=CircuitBreaker(probe, METRICS))
 
     result: RedisCache = _once("cache", build)
     return result

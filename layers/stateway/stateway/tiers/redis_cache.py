@@ -23,12 +23,15 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from stateway.errors import CacheBug, CacheUnavailable
 from stateway.ids import INT_MAX_DIGITS
+
+if TYPE_CHECKING:
+    from stateway.breaker import CircuitBreaker
 
 # KEYS[1] entry key; ARGV[1] version; ARGV[2] entry; ARGV[3] ttl seconds.
 _SET_IF_NOT_OLDER = """
@@ -58,6 +61,8 @@ class RedisClientLike(Protocol):
     def script_load(self, script: str) -> Any: ...
     def execute_command(self, *args: Any) -> Any: ...
     def pipeline(self, transaction: bool = True) -> Any: ...
+    def ping(self, **kwargs: Any) -> Any: ...
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,15 +156,25 @@ def _translate_errors(action: str, *, cluster: bool) -> Iterator[None]:
 class RedisCache:
     """Versioned JSON entries and namespace sets in Redis, one key per command."""
 
-    def __init__(self, client: RedisClientLike) -> None:
+    def __init__(self, client: RedisClientLike, *, breaker: CircuitBreaker | None = None) -> None:
         self._client = client
+        self._breaker = breaker
         # A cluster client knows which node holds a key (looked up on the type: a LazyClient
         # would build its client to answer).
         self._cluster = isinstance(client, LazyClient) or hasattr(type(client), "get_node_from_key")
 
+    @contextmanager
+    def _command(self, action: str) -> Iterator[None]:
+        """One command: through the breaker (when there is one), its errors sorted."""
+        with (
+            self._breaker.guard() if self._breaker else nullcontext(),
+            _translate_errors(action, cluster=self._cluster),
+        ):
+            yield
+
     def get(self, key: str, *, slide_ttl: int | None = None) -> Entry | None:
         """Return the entry at ``key``; with ``slide_ttl`` reset its TTL in the same command."""
-        with _translate_errors("read", cluster=self._cluster):
+        with self._command("read"):
             raw = self._read(key, slide_ttl)
         if raw is None:
             return None
@@ -205,7 +220,7 @@ class RedisCache:
         CacheUnavailable or CacheBug.
         """
         args: list[Any] = [version, encode_entry(version, payload), ttl]
-        with _translate_errors("write", cluster=self._cluster):
+        with self._command("write"):
             if namespace is None or member is None:
                 return self._set_if_not_older(key, args)
             if self._cluster:
@@ -246,14 +261,14 @@ class RedisCache:
         commands: list[tuple[Any, ...]] = [("DEL", key) for key in keys]
         if namespace is not None and members:
             commands.append(("SREM", namespace, *members))
-        with _translate_errors("delete", cluster=self._cluster):
+        with self._command("delete"):
             _raise_first(self._run(commands))
 
     def _run(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         """Send single-key commands in one pipeline; the results, an error in place of each that failed.
 
         One round trip on a single node (and on ElastiCache Serverless, whose
-        one endpoint owns every slot). A cluster client sends each command to
+        one endpoint owns every slot); a single node that fails fails them all. A cluster client sends each command to
         its slot's master, but gives up on the whole pipeline when one master
         is unreachable; the commands are then sent one at a time, so that the
         masters that answer still get theirs (an entry on a healthy master is
@@ -273,7 +288,9 @@ class RedisCache:
             results: list[Any] = pipe.execute(raise_on_error=False)
             return results
         except (RedisError, RedisClusterException, OSError) as exc:
-            if len(commands) == 1 or classify(exc) != "unavailable":
+            # One node that fails fails for every command: sending them again would only wait
+            # out the timeout once more for each.
+            if len(commands) == 1 or not self._cluster or classify(exc) != "unavailable":
                 raise
         results = []
         for command in commands:
@@ -284,9 +301,20 @@ class RedisCache:
         return results
 
     def namespace_members(self, namespace: str) -> set[str]:
-        with _translate_errors("read", cluster=self._cluster):
+        with self._command("read"):
             raw = self._client.smembers(namespace)
         return {m.decode() if isinstance(m, bytes) else str(m) for m in raw}
+
+    def close(self) -> None:
+        self._client.close()
+
+    def ping(self) -> None:
+        """One PING, to every master of a cluster (the breaker's probe). Raises CacheUnavailable or CacheBug."""
+        with _translate_errors("answer", cluster=self._cluster):
+            if self._cluster:
+                self._client.ping(target_nodes="primaries")
+            else:
+                self._client.ping()
 
     def probe(self, key: str) -> None:
         """Write, read back and delete ``key`` (health): proves the cache stores, not only answers.
@@ -343,7 +371,16 @@ def make_redis_client(url: str, *, timeout_ms: int, cluster: bool = False) -> An
             )
 
         return LazyClient(build)
-    return redis.Redis.from_url(url, retry_on_timeout=False, **options)
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError
+    from redis.retry import Retry
+
+    # One retry on a dropped connection (an idle socket the server closed); none on a timeout:
+    # redis-py's default retries each timed-out command 3 times, so a hung cache cost 4 timeouts.
+    no_retry_on_timeout = Retry(
+        ExponentialBackoff(cap=0.05, base=0.01), 1, supported_errors=(ConnectionError,)
+    )
+    return redis.Redis.from_url(url, retry=no_retry_on_timeout, **options)
 
 
 class LazyClient:
