@@ -2,7 +2,7 @@
 # The frontend's whole check, from a fresh clone (called by `make test-frontend`):
 # chromium (apt-get, when missing and root), npm ci, typecheck, the openapi drift check,
 # the inspector build, then every test: unit, integration and e2e against the real local
-# gateway (infra/local/run.py, which needs the repository's .venv). Exits non-zero on any failure.
+# gateway (python -m stateway_local.run, from the repository's .venv). Exits non-zero on any failure.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -12,7 +12,8 @@ gives it. As API Gateway does, the gateway
 * hands each function a payload-1.0 event (path parameters URL-decoded, a body
   that is not UTF-8 base64-encoded);
 * answers a request no route matches with 404 ``{"message":"Not Found"}``, a
-  function that fails or times out with 500/503 ``{"message": ...}``, and
+  function that fails to start, raises or times out with 500
+  ``{"message":"Internal Server Error"}``, and
   preflight requests from the template's ``CorsConfiguration``.
 
 The HTTP server's own refusals (a request line or header over its limits, a
@@ -131,16 +132,19 @@ class Pool:
 
     def invoke(self, event: dict[str, Any]) -> Any:
         worker = self._take()
+        if worker.init_error is not None:
+            # As Lambda does, the next invocation starts a new process and tries its init again.
+            self._discard(worker)
+            raise FunctionFailed(500, "Internal Server Error")
         try:
-            if worker.init_error is not None:
-                raise FunctionFailed(500, "Internal Server Error")
             reply = worker.invoke(event)
         except TimeoutError:
+            # A function that runs out of time is a function error, as in AWS.
             logger.error(
                 "function %s timed out after %.0f s", self.function.logical_id, self.function.timeout
             )
             self._discard(worker)
-            raise FunctionFailed(503, "Service Unavailable") from None
+            raise FunctionFailed(500, "Internal Server Error") from None
         except (EOFError, OSError, ValueError):
             logger.error("function %s exited while invoked", self.function.logical_id, exc_info=True)
             self._discard(worker)
@@ -239,7 +243,7 @@ def event_for(
     for name, value in headers:
         key = name.lower()
         multi.setdefault(key, []).append(value)
-        single[key] = ",".join(multi[key])
+        single[key] = value  # payload 1.0: the last value; all of them in multiValueHeaders
     pairs = parse_qsl(query, keep_blank_values=True)
     query_multi: dict[str, list[str]] = {}
     for name, value in pairs:

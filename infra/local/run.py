@@ -96,7 +96,11 @@ class LocalStack:
 
     def start(self) -> None:
         env = os.environ
-        if not env.get("REDIS_URL"):
+        if env.get("REDIS_URL"):
+            # A cache of the caller's own is one node unless the caller says it is a cluster
+            # (the template's value is for the cache it creates, always a cluster).
+            env.setdefault("STATEWAY_REDIS_CLUSTER", "false")
+        else:
             # STATEWAY_REDIS_CLUSTER=true with no REDIS_URL: a local 3-master cluster, the
             # shape of ElastiCache Serverless.
             cluster = env.get("STATEWAY_REDIS_CLUSTER", "").strip().lower() in ("true", "1", "yes")
@@ -121,6 +125,18 @@ class LocalStack:
         create_bucket(endpoint or "", snapshot_bucket(env))
         if not env.get("STATEWAY_JWT_SECRET") and not env.get("STATEWAY_JWKS_URL"):
             env["STATEWAY_JWT_SECRET"] = dev_secret()
+        # What the stack's Migration custom resource does on each deploy (no function creates an
+        # index): the store's indexes, with the settings the template gives every function
+        # (Globals), the caller's environment and the servers started here winning.
+        from stateway.config import Settings
+        from stateway.migrate import migrate
+        from stateway_local.template import Resolver, environment_of
+
+        template = load(Path(env.get("STATEWAY_TEMPLATE") or TEMPLATE))
+        resolver = Resolver(template, parse_overrides(env.get(PARAMETER_OVERRIDES)), {})
+        given = environment_of(resolver, template["Globals"]["Function"]["Environment"]["Variables"])
+        for line in migrate(Settings.from_env({**given, **env})).lines():
+            logging.getLogger("stateway_local.run").info("migration: %s", line.strip())
 
     def _start(self, server: Any) -> Any:
         server.start()

@@ -95,6 +95,8 @@ class Resolver:
         self._resources = dict(resources)
         self._parameters: dict[str, Any] = {}
         for name, spec in template.get("Parameters", {}).items():
+            if name in parameters:
+                _check_parameter(name, spec, parameters[name])
             if name in parameters or "Default" in spec:
                 value = parameters[name] if name in parameters else spec["Default"]
                 listed = spec.get("Type") == "CommaDelimitedList" or spec.get("Type", "").startswith("List<")
@@ -132,7 +134,8 @@ class Resolver:
         if fn == "Fn::Split":
             return str(self.value(arg[1])).split(arg[0])
         if fn == "Fn::Join":
-            return str(arg[0]).join(str(self.value(item)) for item in arg[1])
+            items = self.value(arg[1])
+            return str(arg[0]).join(str(item) for item in (items if isinstance(items, list) else [items]))
         if fn.startswith("Fn::") or fn == "Condition":
             return self._boolean(fn, arg)
         return {fn: self.value(arg)}
@@ -174,7 +177,24 @@ class Resolver:
                 return str(self.value({"Fn::GetAtt": name.split(".", 1)}))
             return str(self._ref(name))
 
-        return re.sub(r"\$\{([^}!]+)\}", one, text)
+        substituted = re.sub(r"\$\{([^}!][^}]*)\}", one, text)
+        # ``${!Name}`` is the literal ``${Name}``.
+        return re.sub(r"\$\{!([^}]*)\}", lambda m: "${" + m.group(1) + "}", substituted)
+
+
+def _check_parameter(name: str, spec: Mapping[str, Any], value: str) -> None:
+    """Refuse an override CloudFormation would refuse: a Number that is not one, a value not allowed."""
+    if spec.get("Type") == "Number":
+        try:
+            float(value)
+        except ValueError:
+            raise ValueError(f"parameter {name} is a Number, not {value!r}") from None
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(v) for v in allowed]:
+        raise ValueError(f"parameter {name} must be one of {allowed}, not {value!r}")
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and spec.get("Type") == "String" and not re.fullmatch(pattern, value):
+        raise ValueError(f"parameter {name} must match {pattern}, not {value!r}")
 
 
 def environment_of(resolver: Resolver, *variable_sets: Mapping[str, Any]) -> dict[str, str]:

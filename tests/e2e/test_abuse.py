@@ -1,4 +1,8 @@
-"""Hostile input and hostile callers over HTTP: a clear 4xx with the contract's error body, and nothing changed.
+"""Hostile input and hostile callers over HTTP: a clear 4xx, and nothing changed.
+
+A function refuses with the contract's error body; what API Gateway refuses before any
+function runs (a token its JWT authorizer does not accept, a route no function has) gets
+API Gateway's own ``{"message": ...}`` body instead.
 
 A victim (a user with a session and a project with snapshots) is set up
 first; after each attack the test reads the store (pymongo), the cache (redis)
@@ -27,7 +31,9 @@ from hypothesis import strategies as st
 
 from stateway_local.devtoken import mint
 from stateway_testing.clients import mongo_client
+from stateway_testing.gateway import assert_gateway_refusal
 from stateway_testing.strategies import hostile_strings, plain_text, unicode_numbers
+from stateway_testing.template import http_routes, load_template
 
 MARKER = "victim-secret-7f3a"
 BAD_IDS = [
@@ -67,8 +73,8 @@ def assert_error(response: requests.Response, status: int | set[int], codes: str
 
 
 def assert_route_miss(response: requests.Response) -> None:
-    """No function has this route and method (the local gateway answers, as API Gateway would)."""
-    assert_error(response, {404, 405}, {"not_found", "method_not_allowed"})
+    """No function has this route and method: API Gateway's 404 (an HTTP API has no 405)."""
+    assert_gateway_refusal(response, 404, "Not Found")
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +192,7 @@ def every_route(v: Victim) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def bad_tokens(v: Victim) -> dict[str, str | None]:
+    """Tokens API Gateway's JWT authorizer refuses: no function runs."""
     user, client, secret = v.user_id, v.client_id, v.gateway.secret
     unsigned = mint(user, client, None, ttl=600, algorithm="none")
     return {
@@ -199,9 +206,27 @@ def bad_tokens(v: Victim) -> dict[str, str | None]:
         "alg HS512": hs512(user, client, secret),
         "no exp": mint(user, client, secret, omit=("exp",)),
         "not yet valid": mint(user, client, secret, ttl=600, claims={"nbf": int(time.time()) + 600}),
-        "no client_id": mint(user, client, secret, ttl=600, omit=("client_id",)),
-        "bad sub": mint("a:b", client, secret, ttl=600),
         "tampered": tamper(v.gateway.token("mallory", client), user),
+    }
+
+
+#: Why the authorizer refused (its ``www-authenticate`` error_description), where it is one reason.
+REFUSAL_REASONS = {
+    "none": "the token is missing",
+    "empty": "the token is missing",
+    "expired": "the token has expired",
+}
+
+
+def tokens_without_an_identity(v: Victim) -> dict[str, str]:
+    """Validly signed tokens without the claims a caller is (the authorizer lets them through;
+    the function refuses them, as in AWS)."""
+    user, client, secret = v.user_id, v.client_id, v.gateway.secret
+    return {
+        "no client_id": mint(user, client, secret, ttl=600, omit=("client_id",)),
+        "no sub": mint(user, client, secret, ttl=600, omit=("sub",)),
+        "bad sub": mint("a:b", client, secret, ttl=600),
+        "bad client_id": mint(user, f"{client}:x", secret, ttl=600),
     }
 
 
@@ -223,11 +248,28 @@ def test_bad_credentials_are_401_on_every_route_and_change_nothing(victim: Victi
         headers = {} if token is None else {"Authorization": f"Bearer {token}"}
         for method, url, kwargs in every_route(victim):
             response = requests.request(method, url, headers=headers, timeout=10, **kwargs)
-            assert_error(response, 401, "unauthorized")
-            assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), name
-    for header in ("Basic YWxpY2U6cHc=", "Bearer", "bearer  ", "Token abc", victim.gateway.token("a", "b")):
+            assert_gateway_refusal(response, 401, "Unauthorized", description=REFUSAL_REASONS.get(name))
+    for header in ("Basic YWxpY2U6cHc=", "Bearer", "bearer  ", "Token abc", "Bearer Bearer x"):
         response = requests.get(victim.project_url, headers={"Authorization": header}, timeout=10)
-        assert_error(response, 401, "unauthorized")
+        assert_gateway_refusal(response, 401, "Unauthorized")
+    for name, token in tokens_without_an_identity(victim).items():
+        for method, url, kwargs in every_route(victim):
+            response = requests.request(
+                method, url, headers={"Authorization": f"Bearer {token}"}, timeout=10, **kwargs
+            )
+            assert_error(response, 401, "unauthorized")
+            assert response.headers["WWW-Authenticate"].startswith("Bearer"), name
+    victim.assert_unchanged()
+
+
+def test_a_token_without_the_bearer_prefix_is_read_as_api_gateway_reads_it(victim: Victim) -> None:
+    """The authorizer takes the token with or without ``Bearer``: another client's is still 403."""
+    bare = victim.gateway.token(victim.user_id, "other-client")
+    response = requests.get(victim.project_url, headers={"Authorization": bare}, timeout=10)
+    assert_error(response, 403, "forbidden")
+    own = victim.gateway.token(victim.user_id, victim.client_id)
+    loaded = requests.get(victim.project_url, headers={"Authorization": own}, timeout=10)
+    assert loaded.status_code == 200 and loaded.json()["state"]["secret"] == MARKER
     victim.assert_unchanged()
 
 
@@ -327,10 +369,33 @@ def test_a_body_the_gateway_did_not_read_never_becomes_a_request(gateway: Any) -
         conn.close()
 
 
-def test_route_misses_carry_a_request_id(gateway: Any) -> None:
-    assert_error(requests.get(f"{gateway.url}/api/nope", timeout=10), 404, "not_found")
-    response = requests.post(f"{gateway.url}/api/session/state", json={}, timeout=10)
-    assert_error(response, 405, "method_not_allowed")
+ROUTE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
+
+
+def undeclared_methods(v: Victim) -> list[tuple[str, str]]:
+    """(method, url) of every method that the template declares for none of its paths, on each path."""
+    declared: dict[str, set[str]] = {}
+    for _, method, path in http_routes(load_template()):
+        declared.setdefault(path, set()).add(method)
+    ids = {**v.ids, "snapshot_id": v.snapshot_id}
+    return [
+        (method, v.gateway.url + path.format(**ids))
+        for path, methods in declared.items()
+        for method in ROUTE_METHODS
+        if method not in methods
+    ]
+
+
+def test_route_misses_are_api_gateways_404_with_its_request_id(victim: Victim) -> None:
+    seen: set[str] = set()
+    misses = [("GET", f"{victim.gateway.url}/api/nope"), *undeclared_methods(victim)]
+    for method, url in misses:
+        # The caller's own token: no function has the route, so none is reached.
+        response = victim.api.request(method, url, json={"state": {"secret": "overwritten"}}, timeout=10)
+        assert_route_miss(response)
+        seen.add(response.headers["apigw-requestid"])
+    assert len(seen) == len(misses), "each answer has a request id of its own"
+    victim.assert_unchanged()
 
 
 @pytest.mark.parametrize("bad", BAD_KEYS, ids=lambda s: repr(s)[:24])

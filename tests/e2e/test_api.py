@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import requests
 
+from stateway_testing.gateway import assert_gateway_refusal
+
 JSON = {"Content-Type": "application/json"}
 
 
@@ -172,6 +174,7 @@ def test_project_operations(gateway: Any, api: requests.Session, ids: dict[str, 
 
 
 def test_no_token_or_bad_token_is_401_everywhere(gateway: Any, ids: dict[str, str]) -> None:
+    """The HTTP API's JWT authorizer answers, before any function: API Gateway's 401, no error body."""
     bad_tokens = [
         None,
         "not-a-jwt",
@@ -181,9 +184,8 @@ def test_no_token_or_bad_token_is_401_everywhere(gateway: Any, ids: dict[str, st
     for method, url, kwargs in every_route(gateway, ids):
         for token in bad_tokens:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            assert_error(
-                requests.request(method, url, headers=headers, timeout=5, **kwargs), 401, "unauthorized"
-            )
+            response = requests.request(method, url, headers=headers, timeout=5, **kwargs)
+            assert_gateway_refusal(response, 401, "Unauthorized")
 
 
 def test_another_users_or_clients_ids_are_403_everywhere(gateway: Any, ids: dict[str, str]) -> None:
@@ -288,11 +290,13 @@ def test_stale_if_match_is_412_and_changes_nothing(
     assert api.get(project_url(gateway, ids)).json()["state"] == {"v": 1}
 
 
-def test_unknown_routes_and_methods_have_the_error_body(gateway: Any, api: requests.Session) -> None:
-    response = api.get(f"{gateway.url}/api/nope")
-    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
-    response = api.post(f"{gateway.url}/api/session/state", json={})
-    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+def test_unknown_routes_and_undeclared_methods_are_api_gateways_404(
+    gateway: Any, api: requests.Session
+) -> None:
+    # An HTTP API has no 405: a method the route does not declare matches no route.
+    assert_gateway_refusal(api.get(f"{gateway.url}/api/nope"), 404, "Not Found")
+    assert_gateway_refusal(api.post(f"{gateway.url}/api/session/state", json={}), 404, "Not Found")
+    assert_gateway_refusal(requests.delete(f"{gateway.url}/api/health", timeout=5), 404, "Not Found")
 
 
 # 503 ---------------------------------------------------------------------------------
@@ -320,11 +324,10 @@ def test_writes_answer_503_while_the_store_is_down(
     assert ok.status_code == 200 and ok.json()["version"] == 2
 
 
-def test_any_other_method_is_405_and_path_ids_are_url_decoded(
+def test_any_other_method_is_404_and_path_ids_are_url_decoded(
     gateway: Any, api: requests.Session, ids: dict[str, str]
 ) -> None:
-    response = api.request("TRACE", f"{gateway.url}/api/session/list")
-    assert response.status_code == 405 and response.json()["error"]["code"] == "method_not_allowed"
+    assert_gateway_refusal(api.request("TRACE", f"{gateway.url}/api/session/list"), 404, "Not Found")
     at_ids = {**ids, "project_id": "p@x"}
     saved = api.put(project_url(gateway, {**ids, "project_id": "p%40x"}), json={"state": {"a": 1}})
     assert saved.status_code == 200

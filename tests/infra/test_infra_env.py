@@ -18,7 +18,16 @@ import pytest
 
 from stateway import config
 from stateway.errors import ConfigError
-from stateway_testing.template import NO_VALUE, Template, Unresolved, function_dir, resolve, sam_functions
+from stateway_testing.template import (
+    MIGRATION_FUNCTION,
+    NO_VALUE,
+    REQUIRED_PARAMETERS,
+    Template,
+    Unresolved,
+    function_dir,
+    resolve,
+    sam_functions,
+)
 
 # Read only when run outside AWS: the URI itself (in AWS only its source is passed, and
 # the URI never appears in the template).
@@ -54,8 +63,11 @@ SNAPSHOT_BUCKET_READERS = PROJECT_FUNCTIONS | {"health"}
 def environment_by_dir(
     sam_template: Template, lambda_functions: dict[str, dict[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """functions/<dir> -> the variables its Lambda function gets (Globals merged in)."""
+    """functions/<dir> -> the variables its Lambda function gets (Globals merged in); the
+    migration's under its logical id, ``MigrationFunction``."""
     dirs = {name: function_dir(properties) for name, properties in sam_functions(sam_template).items()}
+    dirs[MIGRATION_FUNCTION] = MIGRATION_FUNCTION
+    assert set(lambda_functions) == set(dirs)
     return {
         dirs[name]: properties["Environment"]["Variables"] for name, properties in lambda_functions.items()
     }
@@ -99,6 +111,44 @@ def test_template_passes_every_deployed_name(
             _, _, otherwise = variables[name]["Fn::If"]
             assert otherwise == {"Ref": "AWS::NoValue"}, (directory, name)
     assert environments["health"][config.SNAPSHOT_BUCKET] == {"Ref": "SnapshotBucket"}
+    # The migration never reads the bucket, and gets every other setting the functions get.
+    assert set(environments[MIGRATION_FUNCTION]) == DEPLOYED - {config.SNAPSHOT_BUCKET}
+
+
+STORE_SETTINGS = (
+    config.MONGODB_URI_SOURCE,
+    config.MONGODB_DB,
+    config.MONGODB_TLS_CA_FILE,
+    config.MONGODB_TIMEOUT_MS,
+)
+
+
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        pytest.param({}, id="defaults"),
+        pytest.param(
+            {
+                "MongoUriSource": "ssm:/stateway/prod/mongodb-uri",
+                "MongoDbName": "stateway_prod",
+                "MongoTlsCaFile": "/opt/python/stateway/certs/global-bundle.pem",
+            },
+            id="ssm-other-database-ca-file",
+        ),
+    ],
+)
+def test_the_migration_reaches_the_store_the_functions_use(
+    sam_template: Template, lambda_functions: dict[str, dict[str, Any]], parameters: dict[str, Any]
+) -> None:
+    migration = resolved_environment(sam_template, lambda_functions, parameters, MIGRATION_FUNCTION)
+    for directory in ("health", "session_init", "project_save"):
+        function = resolved_environment(sam_template, lambda_functions, parameters, directory)
+        assert {name: migration.get(name) for name in STORE_SETTINGS} == {
+            name: function.get(name) for name in STORE_SETTINGS
+        }, directory
+    expected_source = parameters.get("MongoUriSource", REQUIRED_PARAMETERS["MongoUriSource"])
+    assert migration[config.MONGODB_URI_SOURCE] == expected_source
+    assert migration[config.MONGODB_DB] == parameters.get("MongoDbName", "stateway")
 
 
 def test_values_come_from_parameters_and_resources(

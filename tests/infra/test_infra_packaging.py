@@ -1,4 +1,5 @@
-"""pyproject.toml installs the layer's package and the two development packages from their folders."""
+"""pyproject.toml installs the layer's package, the edge's (the JWT authorizer played where API Gateway
+does not run) and the development packages from their folders."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ FOLDERS = {
     "stateway": ROOT / "layers" / "stateway" / "stateway",
     "stateway_local": ROOT / "infra" / "local",
     "stateway_testing": ROOT / "tests" / "support",
+    "stateway_edge": ROOT / "infra" / "edge" / "stateway_edge",
 }
 
 
@@ -42,7 +44,9 @@ def test_every_package_folder_is_listed_and_mapped_to_its_folder() -> None:
 def test_the_packages_import_from_any_directory(tmp_path: Path) -> None:
     code = (
         "import json, stateway, stateway_local.servers, stateway_local.functions, stateway_testing.clients\n"
-        "print(json.dumps([m.__file__ for m in (stateway, stateway_local.servers, stateway_testing.clients)]))"
+        "import stateway_edge.authorizer\n"
+        "modules = (stateway, stateway_local.servers, stateway_testing.clients, stateway_edge.authorizer)\n"
+        "print(json.dumps([m.__file__ for m in modules]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True, timeout=60
@@ -52,4 +56,5 @@ def test_the_packages_import_from_any_directory(tmp_path: Path) -> None:
         FOLDERS["stateway"] / "__init__.py",
         FOLDERS["stateway_local"] / "servers.py",
         FOLDERS["stateway_testing"] / "clients.py",
+        FOLDERS["stateway_edge"] / "authorizer.py",
     ]

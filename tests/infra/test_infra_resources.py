@@ -17,7 +17,14 @@ import pytest
 
 from stateway.ids import SNAPSHOT_ROOT
 from stateway.tiers.s3_snapshots import S3Snapshots
-from stateway_testing.template import FAKE_ACCOUNT, FAKE_REGION, REQUIRED_PARAMETERS, Template, sam_functions
+from stateway_testing.template import (
+    FAKE_ACCOUNT,
+    FAKE_REGION,
+    MIGRATION_FUNCTION,
+    REQUIRED_PARAMETERS,
+    Template,
+    all_functions,
+)
 
 PROJECT_FUNCTIONS = {
     "ProjectSaveFunction",
@@ -294,7 +301,9 @@ def test_aws_managed_policies_are_only_logging_and_vpc_access(cfn_template: Temp
 
 
 def test_sam_functions_declare_no_other_policies(sam_template: Template) -> None:
-    for name, properties in sam_functions(sam_template).items():
+    # The migration's included: it reads the URI, as every function does, and nothing else.
+    assert MIGRATION_FUNCTION in all_functions(sam_template)
+    for name, properties in all_functions(sam_template).items():
         expected = [{"Ref": "MongoUriReadPolicy"}]
         if name in PROJECT_FUNCTIONS:
             expected.append({"Ref": "SnapshotObjectsPolicy"})

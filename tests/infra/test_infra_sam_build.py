@@ -24,7 +24,17 @@ import pytest
 import yaml
 
 import stateway_local
-from stateway_testing.template import ROOT, Template, function_dir, sam_functions
+from stateway_testing.template import (
+    MIGRATION_CODE_URI,
+    MIGRATION_FUNCTION,
+    MIGRATION_HANDLER,
+    ROOT,
+    TEMPLATE,
+    Template,
+    all_functions,
+    function_dir,
+    sam_functions,
+)
 
 BUILD_SCRIPT = ROOT / "infra" / "sam" / "build.sh"
 FIND_PYTHON312 = ROOT / "infra" / "sam" / "python312.sh"
@@ -142,7 +152,8 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_sam_build_writes_a_template_for_every_function(build_dir: Path, sam_template: Template) -> None:
     built = yaml.load((build_dir / "template.yaml").read_text(), Loader=yaml.BaseLoader)
     resources = built["Resources"]
-    for name in sam_functions(sam_template):
+    assert MIGRATION_FUNCTION in all_functions(sam_template)
+    for name in all_functions(sam_template):
         assert resources[name]["Properties"]["CodeUri"] == name
     assert resources["StatewayLayer"]["Properties"]["ContentUri"] == "StatewayLayer"
 
@@ -157,6 +168,17 @@ def test_each_function_artefact_holds_only_its_own_code(build_dir: Path, sam_tem
         assert "app.py" in files_under(artefact)
         # Dependencies live in the layer; a function carries its own folder and nothing more.
         assert files_under(artefact) == files_under(source), name
+
+
+@pytest.mark.timeout(900)
+def test_the_migration_artefact_holds_only_its_own_folder(build_dir: Path, sam_template: Template) -> None:
+    assert all_functions(sam_template)[MIGRATION_FUNCTION]["CodeUri"] == MIGRATION_CODE_URI
+    source = (TEMPLATE.parent / MIGRATION_CODE_URI).resolve()
+    artefact = build_dir / MIGRATION_FUNCTION
+    assert artefact.is_dir(), "sam build made no artefact for the migration"
+    # Its handler is the layer's; the artefact is the placeholder folder and nothing more.
+    assert files_under(artefact) == files_under(source) != set()
+    assert "app.py" not in files_under(artefact)
 
 
 @pytest.mark.timeout(900)
@@ -250,16 +272,25 @@ def test_every_function_imports_with_the_layer_alone(
     harness.mkdir()
     (harness / "stateway_local").symlink_to(Path(stateway_local.__file__).parent, target_is_directory=True)
     apps = {name: build_dir / name / "app.py" for name in sam_functions(sam_template)}
+    # The migration's handler, as Lambda finds it: a module of the layer, its own folder first on the path.
+    module, _, attribute = MIGRATION_HANDLER.rpartition(".")
     result = import_in_layer(
         build_dir / "StatewayLayer" / "python",
         f"""
+        import importlib
         from stateway_local.functions import load_app
         for name, path in { ({name: str(path) for name, path in apps.items()})!r}.items():
             module = load_app(path)
             assert type(module.app).__name__ == "Chalice", name
+        migration = importlib.import_module({module!r})
+        assert migration.__file__.startswith(allowed[-1]), migration.__file__
+        assert callable(getattr(migration, {attribute!r}))
+        # The migration module builds nothing when imported: pymongo comes with the first command.
+        assert "pymongo" not in sys.modules
         """,
         stand_in,
         harness,
+        build_dir / MIGRATION_FUNCTION,
         *{path.parent for path in apps.values()},
     )
     assert result.returncode == 0, result.stderr[-4000:]

@@ -8,17 +8,23 @@ resource schemas (property names, types, references, conditions).
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stateway import migrate
 from stateway_testing.template import (
+    MIGRATION_CODE_URI,
+    MIGRATION_FUNCTION,
+    MIGRATION_HANDLER,
     REQUIRED_PARAMETERS,
     ROOT,
     TEMPLATE,
     Template,
+    all_functions,
     function_dir,
     http_events,
     notes_routes,
@@ -101,7 +107,9 @@ def test_functions_share_runtime_layer_and_vpc(
         directory = function_dir(properties)
         assert properties["CodeUri"] == f"../functions/{directory}/", name
         assert properties["Handler"] == "app.app", name
-    assert len(lambda_functions) == len(notes_routes())
+    # One function per route, and the migration's (which runs on the same layer, in the same VPC).
+    assert len(lambda_functions) == len(notes_routes()) + 1
+    assert MIGRATION_FUNCTION in lambda_functions
     for name, properties in lambda_functions.items():
         assert properties["Runtime"] == "python3.12", name
         assert properties["Architectures"] == ["arm64"], name
@@ -163,7 +171,7 @@ def test_cors_comes_from_the_parameter(sam_template: Template) -> None:
     cors = sam_template["Resources"]["Api"]["Properties"]["CorsConfiguration"]
     assert cors["AllowOrigins"] == {"Ref": "CorsAllowOrigins"}
     assert {"Authorization", "Content-Type", "If-Match"} <= set(cors["AllowHeaders"])
-    assert {"ETag", "X-Request-Id"} <= set(cors["ExposeHeaders"])
+    assert {"ETag", "X-Request-Id", "apigw-requestid"} <= set(cors["ExposeHeaders"])
 
 
 def test_parameters(sam_template: Template) -> None:
@@ -220,3 +228,104 @@ def test_outputs(sam_template: Template) -> None:
     assert outputs["SnapshotBucketName"]["Value"] == {"Ref": "SnapshotBucket"}
     for output in outputs.values():
         assert "MongoUriSource" not in str(output["Value"])
+
+
+# --- the deploy-time migration ---------------------------------------------------------
+
+
+def test_the_migration_is_the_one_function_without_a_route(sam_template: Template) -> None:
+    functions = all_functions(sam_template)
+    assert set(functions) - set(sam_functions(sam_template)) == {MIGRATION_FUNCTION}
+    migration = functions[MIGRATION_FUNCTION]
+    # CloudFormation invokes it for the custom resource; nothing else can.
+    assert "Events" not in migration
+    assert http_events(migration) == []
+    assert migration["Handler"] == MIGRATION_HANDLER
+    # The handler is the layer's: the module and function the Handler names exist there.
+    module, _, attribute = MIGRATION_HANDLER.rpartition(".")
+    assert module == migrate.__name__
+    assert callable(getattr(migrate, attribute))
+    assert (ROOT / "layers" / "stateway" / Path(*module.split("."))).with_suffix(".py").is_file()
+
+
+def test_the_migration_function_has_its_own_folder_with_no_app(sam_template: Template) -> None:
+    migration = all_functions(sam_template)[MIGRATION_FUNCTION]
+    assert migration["CodeUri"] == MIGRATION_CODE_URI
+    folder = (TEMPLATE.parent / MIGRATION_CODE_URI).resolve()
+    assert folder == ROOT / "infra" / "migrate"
+    files = {path.name for path in folder.iterdir() if path.name != "__pycache__"}
+    # Something to package (a zip function needs code of its own), and no route's app.
+    assert files and all(name.endswith(".py") for name in files), files
+    assert "app.py" not in files
+    assert not (ROOT / "functions" / folder.name).exists()
+
+
+def test_the_migration_reads_the_uri_as_the_functions_do_and_nothing_more(sam_template: Template) -> None:
+    migration = all_functions(sam_template)[MIGRATION_FUNCTION]
+    assert migration["Policies"] == [{"Ref": "MongoUriReadPolicy"}]
+    # Layers, VPC and environment come from Globals, as every function's do.
+    for key in ("Layers", "VpcConfig", "Environment", "Runtime", "Architectures"):
+        assert key not in migration, key
+
+
+def test_the_migration_custom_resource_runs_the_migration_function(sam_template: Template) -> None:
+    resource = sam_template["Resources"]["Migration"]
+    assert resource["Type"] == "Custom::StatewayMigration"
+    properties = resource["Properties"]
+    assert properties["ServiceToken"] == {"Fn::GetAtt": [MIGRATION_FUNCTION, "Arn"]}
+    # It runs again when new layer code is deployed, or the store or database changes.
+    assert properties["LayerVersion"] == {"Ref": "StatewayLayer"}
+    assert properties["MongoUriSource"] == {"Ref": "MongoUriSource"}
+    assert properties["MongoDbName"] == {"Ref": "MongoDbName"}
+    # Nothing else: no URI or secret in the properties (CloudFormation shows them in its events).
+    assert set(properties) == {
+        "ServiceToken",
+        "ServiceTimeout",
+        "LayerVersion",
+        "MongoUriSource",
+        "MongoDbName",
+    }
+    # Delete leaves the store (and its indexes) as they are.
+    assert resource.get("DeletionPolicy", "Delete") == "Delete"
+
+
+def test_the_migration_answers_before_cloudformation_gives_up(sam_template: Template) -> None:
+    timeout = int(all_functions(sam_template)[MIGRATION_FUNCTION]["Timeout"])
+    service_timeout = int(sam_template["Resources"]["Migration"]["Properties"]["ServiceTimeout"])
+    # The handler answers within its own time, keeping RESPONSE_MARGIN_S to answer a migration
+    # that did not finish; and CloudFormation waits longer than one invocation and Lambda's two
+    # retries of an asynchronous invocation.
+    assert timeout > migrate.RESPONSE_MARGIN_S + migrate.MIN_BUDGET_S
+    assert timeout > int(sam_template["Globals"]["Function"]["Timeout"])
+    assert 3 * timeout <= service_timeout <= 3600
+
+
+def layer_location(template: Template, key: str) -> Template:
+    """``template`` whose layer code is at ``s3://artifacts/<key>`` (what `sam package` writes)."""
+    changed = copy.deepcopy(template)
+    changed["Resources"]["StatewayLayer"]["Properties"]["ContentUri"] = {"Bucket": "artifacts", "Key": key}
+    return changed
+
+
+def test_the_migration_runs_on_every_update_that_brings_new_layer_code(sam_template: Template) -> None:
+    # `sam package` names the layer's zip by its content: new code, a new location. The SAM
+    # transform gives each layer version its own logical id, so the custom resource's
+    # LayerVersion changes, and CloudFormation sends it an Update, which migrates.
+    def migration_of(key: str) -> tuple[Any, list[Any]]:
+        translated = translate(layer_location(sam_template, key))
+        resources = translated["Resources"]
+        (layer,) = [name for name, r in resources.items() if r["Type"] == "AWS::Lambda::LayerVersion"]
+        properties = resources["Migration"]["Properties"]
+        assert properties["LayerVersion"] == {"Ref": layer}
+        return properties["LayerVersion"], resources[MIGRATION_FUNCTION]["Properties"]["Layers"]
+
+    first, first_layers = migration_of("layer-0a1b2c.zip")
+    again, _ = migration_of("layer-0a1b2c.zip")
+    second, second_layers = migration_of("layer-3d4e5f.zip")
+    assert first == again
+    assert first != second
+    # ... and the function that migrates runs the new code.
+    assert first in first_layers and second in second_layers
+    resource = translate(sam_template)["Resources"]["Migration"]
+    assert resource["Type"] == "Custom::StatewayMigration"
+    assert resource["Properties"]["ServiceToken"] == {"Fn::GetAtt": [MIGRATION_FUNCTION, "Arn"]}

@@ -141,3 +141,19 @@ def test_services_send_only_what_documentdb_5_supports(
     )
     assert violations(recorder, load_allowlist()) == []
     assert recorder.txn_number_commands() == []
+
+
+def test_the_migration_sends_only_what_documentdb_5_supports(
+    recorded: tuple[Any, OperatorRecorder],
+) -> None:
+    from stateway.migrate import migrate_database
+    from stateway.tiers.mongo_store import INDEXES
+
+    db, recorder = recorded
+    first = migrate_database(db)
+    again = migrate_database(db)
+    assert (first.created, again.created) == (INDEXES, ())
+    # What the deploy sends: the index listing and the index creation, and nothing more.
+    assert set(recorder.command_names(include_internal=False)) == {"listIndexes", "createIndexes"}
+    assert violations(recorder, load_allowlist()) == []
+    db.client.drop_database(db.name)

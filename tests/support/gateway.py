@@ -2,16 +2,20 @@
 
 :func:`serve` gives it a MongoDB-protocol server of its own (the suites stop and restart
 it), the cache and S3 endpoint it is given, and a signing secret of the test's.
+:func:`assert_gateway_refusal` checks what API Gateway itself answers (``{"message": ...}``),
+as opposed to the contract's error body that a function answers.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,10 +55,18 @@ class Gateway:
         return s
 
 
-def start_gateway(workdir: Path, env_overrides: dict[str, str]) -> tuple[str, subprocess.Popen[str]]:
-    """Start the gateway on a free loopback port, logging to ``workdir/gateway.log``; wait for its health."""
+def start_gateway(
+    workdir: Path, env_overrides: Mapping[str, str], *, unset: Collection[str] = ()
+) -> tuple[str, subprocess.Popen[str]]:
+    """Start the gateway on a free loopback port, logging to ``workdir/gateway.log``; wait for its health.
+
+    Its environment is this process's with ``env_overrides``, and without the names in ``unset``.
+    """
+    assert not set(unset) & set(env_overrides), "a variable is both set and unset"
     port = free_port()
     env = {**os.environ, **env_overrides, "STATEWAY_HOST": "127.0.0.1", "STATEWAY_PORT": str(port)}
+    for name in unset:
+        env.pop(name, None)
     log = open(workdir / "gateway.log", "w")  # noqa: SIM115 - the process owns it until it exits
     process = subprocess.Popen(
         [sys.executable, "-m", "stateway_local.run"],
@@ -65,18 +77,24 @@ def start_gateway(workdir: Path, env_overrides: dict[str, str]) -> tuple[str, su
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError((workdir / "gateway.log").read_text()[-3000:])
-        try:
-            if requests.get(f"{url}/api/health", timeout=1).status_code == 200:
-                return url, process
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise TimeoutError((workdir / "gateway.log").read_text()[-3000:])
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError((workdir / "gateway.log").read_text()[-3000:])
+            try:
+                # A health request that finds the warm process busy (the gateway's own start-up
+                # check) waits for a new one to start, which takes seconds.
+                if requests.get(f"{url}/api/health", timeout=10).status_code == 200:
+                    return url, process
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            time.sleep(0.2)
+        raise TimeoutError((workdir / "gateway.log").read_text()[-3000:])
+    except BaseException:
+        # A gateway that never became ready is stopped with its functions and servers.
+        stop_gateway(process)
+        raise
 
 
 def error_lines(log_path: Path, offset: int = 0) -> list[str]:
@@ -104,20 +122,64 @@ def serve(
     bucket: str,
     cache: dict[str, str],
     cluster: RedisClusterServer | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    unset: Collection[str] = (),
 ) -> Iterator[Gateway]:
-    """A gateway over a MongoDB-protocol server of its own, the given cache and the shared S3."""
+    """A gateway over a MongoDB-protocol server of its own, the given cache and the shared S3.
+
+    ``env`` adds to (or replaces) what every test gateway is given; the names in ``unset`` are
+    left out of its environment altogether (so that the template's value is the one used).
+    """
     secret = secrets.token_urlsafe(24)
     with MongoServer(workdir / "mongo") as mongo:
-        env = {
+        given = {
             **cache,
             "MONGODB_URI": mongo.uri,
             "AWS_ENDPOINT_URL_S3": s3_endpoint,
             "STATEWAY_SNAPSHOT_BUCKET": bucket,
             "STATEWAY_JWT_SECRET": secret,
             **GATEWAY_ENV,
+            **(env or {}),
         }
-        url, process = start_gateway(workdir, env)
+        for name in unset:
+            given.pop(name, None)
+        url, process = start_gateway(workdir, given, unset=unset)
         try:
             yield Gateway(url, secret, mongo, process, workdir / "gateway.log", cluster)
         finally:
             stop_gateway(process)
+
+
+# What API Gateway itself answers ----------------------------------------------------------
+
+#: The ``www-authenticate`` of API Gateway's JWT authorizer on a 401.
+WWW_AUTHENTICATE = re.compile(
+    r'Bearer scope="" error="invalid_token" error_description="(?P<description>(?:[^"\\]|\\.)+)"'
+)
+
+
+def assert_gateway_refusal(
+    response: requests.Response, status: int, message: str, *, description: str | None = None
+) -> None:
+    """An answer of API Gateway itself, not of a function: exactly ``{"message": <message>}``.
+
+    It is JSON, carries ``apigw-requestid`` and not the contract's ``X-Request-Id`` (no
+    function ran, so there is no contract error body). A 401 is the JWT authorizer's: its
+    ``www-authenticate`` says why (exactly ``description``, when given); no other status has one.
+    """
+    assert response.status_code == status, (response.status_code, response.text[:300])
+    assert response.headers.get("Content-Type") == "application/json", response.headers
+    assert response.content == json.dumps({"message": message}, separators=(",", ":")).encode(), (
+        response.text[:300]
+    )
+    assert response.headers.get("apigw-requestid"), response.headers
+    assert "X-Request-Id" not in response.headers, response.headers
+    challenge = response.headers.get("www-authenticate")
+    if status == 401:
+        found = WWW_AUTHENTICATE.fullmatch(challenge or "")
+        assert found, challenge
+        if description is not None:
+            assert found["description"] == description, challenge
+    else:
+        assert challenge is None, challenge

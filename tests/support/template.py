@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,45 @@ def load_template(path: Path = TEMPLATE) -> Template:
     return loaded
 
 
-def sam_functions(template: Template) -> dict[str, dict[str, Any]]:
-    """Logical id -> Properties of every AWS::Serverless::Function."""
+def copy_template(root: Path, edit: Callable[[Template], None]) -> Path:
+    """``infra/template.yaml``, changed by ``edit``, as ``root/infra/template.yaml``; its path.
+
+    ``root/functions`` links to the repository's ``functions/``, so that the copy's
+    ``CodeUri`` (``../functions/<dir>/``) name the same code. The copy is the template's long
+    form written as JSON, which is YAML.
+    """
+    template = load_template()
+    edit(template)
+    (root / "infra").mkdir(parents=True, exist_ok=True)
+    (root / "functions").symlink_to(ROOT / "functions", target_is_directory=True)
+    path = root / "infra" / "template.yaml"
+    path.write_text(json.dumps(template, indent=2))
+    return path
+
+
+#: The one function without a route: it creates the store's indexes for the ``Migration``
+#: custom resource, from its own folder, with its handler in the layer.
+MIGRATION_FUNCTION = "MigrationFunction"
+MIGRATION_CODE_URI = "../infra/migrate/"
+MIGRATION_HANDLER = "stateway.migrate.handler"
+
+
+def all_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """Logical id -> Properties of every AWS::Serverless::Function, the migration's included."""
     return {
         name: resource.get("Properties", {})
         for name, resource in template["Resources"].items()
         if resource["Type"] == "AWS::Serverless::Function"
     }
+
+
+def sam_functions(template: Template) -> dict[str, dict[str, Any]]:
+    """Logical id -> Properties of every AWS::Serverless::Function that serves a route.
+
+    That is every function but :data:`MIGRATION_FUNCTION`, left out by name: any other
+    function without its route still fails the route checks.
+    """
+    return {name: props for name, props in all_functions(template).items() if name != MIGRATION_FUNCTION}
 
 
 def function_dir(properties: dict[str, Any]) -> str:
@@ -68,7 +101,18 @@ def function_dir(properties: dict[str, Any]) -> str:
 
 def http_events(properties: dict[str, Any]) -> list[dict[str, Any]]:
     return [
-        event["Properties"] for event in properties.get("Events", {}).values() if event["Type"] == "HttpApi"
+        event["Properties"]
+        for event in (properties.get("Events") or {}).values()
+        if event["Type"] == "HttpApi"
+    ]
+
+
+def http_routes(template: Template) -> list[tuple[str, str, str]]:
+    """(function logical id, METHOD, path) of every HttpApi event; a function without one has no route."""
+    return [
+        (name, event["Method"].upper(), event["Path"])
+        for name, properties in sam_functions(template).items()
+        for event in http_events(properties)
     ]
 
 

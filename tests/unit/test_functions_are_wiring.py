@@ -25,6 +25,8 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 APPS = sorted(FUNCTIONS.glob("*/app.py"))
 NAMES = [app.parent.name for app in APPS]
 PUBLIC = {"health"}
+#: The one function without a route (the deploy-time migration, its handler in the layer).
+MIGRATION_FUNCTION = "MigrationFunction"
 
 #: What a view must not do: decide, fail on purpose, catch, or loop.
 DECISIONS: tuple[type[ast.AST], ...] = (
@@ -66,14 +68,22 @@ def _construct_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dic
 _CloudFormationLoader.add_multi_constructor("!", _construct_tag)
 
 
-def template_routes() -> dict[str, dict[str, Any]]:
-    """Function folder name -> its HttpApi event's properties, from the SAM template."""
+def template_functions() -> dict[str, dict[str, Any]]:
+    """Logical id -> Properties of every AWS::Serverless::Function of the SAM template."""
     template = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CloudFormationLoader)
+    return {
+        name: resource["Properties"]
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function"
+    }
+
+
+def template_routes() -> dict[str, dict[str, Any]]:
+    """Function folder name -> its HttpApi event's properties, for every function but the migration."""
     routes: dict[str, dict[str, Any]] = {}
-    for resource in template["Resources"].values():
-        if resource.get("Type") != "AWS::Serverless::Function":
+    for name, properties in template_functions().items():
+        if name == MIGRATION_FUNCTION:
             continue
-        properties = resource["Properties"]
         folder = Path(properties["CodeUri"]).name
         events = [e["Properties"] for e in properties.get("Events", {}).values() if e["Type"] == "HttpApi"]
         assert len(events) == 1, f"{folder}: {len(events)} HttpApi events"
@@ -199,6 +209,14 @@ def app(request: pytest.FixtureRequest) -> App:
 def test_there_are_functions_and_each_is_in_the_template() -> None:
     assert len(APPS) >= 10
     assert set(NAMES) == set(ROUTES)
+
+
+def test_the_only_function_without_a_route_is_the_migration_and_it_is_no_app() -> None:
+    migration = template_functions()[MIGRATION_FUNCTION]
+    assert not migration.get("Events")
+    # Its code is the layer's (stateway.migrate), not a folder of functions/ to hold to these rules.
+    assert migration["Handler"] == "stateway.migrate.handler"
+    assert not (TEMPLATE.parent / migration["CodeUri"]).resolve().is_relative_to(FUNCTIONS)
 
 
 def test_each_app_declares_exactly_one_route(app: App) -> None:

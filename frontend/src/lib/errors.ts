@@ -20,8 +20,11 @@ export class StatewayError extends Error {
  * The API answered with an error (or could not be reached).
  *
  * `status` is the HTTP status (0 when no response arrived), `code` the contract's
- * error code (`network_error` / `http_<status>` when the body is not the contract's),
- * `requestId` the id the server logs carry (`X-Request-Id`).
+ * error code (`network_error` / `http_<status>` when the body is not the contract's; for
+ * API Gateway's own `{"message": ...}` answers, the code of their status: `unauthorized`
+ * for 401, `not_found` for 404, `internal_error` for 500, `unavailable` for 503),
+ * `requestId` the id the server logs carry (`X-Request-Id`; API Gateway's
+ * `apigw-requestid` on its own answers).
  */
 export class StatewayApiError extends StatewayError {
   readonly status: number;

@@ -2,8 +2,9 @@
  * The openapi-fetch middlewares every Stateway call goes through, outermost first:
  *
  * 1. {@link errorMiddleware}: a non-2xx answer becomes a {@link StatewayApiError} (the
- *    contract's `{"error": {code, message, request_id}}`), so does a network failure
- *    (`status` 0, `network_error`) and a 2xx body that is not JSON (`invalid_response`);
+ *    contract's `{"error": {code, message, request_id}}`, or API Gateway's own
+ *    `{"message": ...}`), so does a network failure (`status` 0, `network_error`) and a 2xx
+ *    body that is not JSON (`invalid_response`);
  * 2. {@link retryMiddleware}: GET and HEAD answered 503 are sent again, a bounded number of
  *    times, after an exponential backoff or the server's `Retry-After`; no other method is
  *    ever retried (a write may have happened);
@@ -14,8 +15,8 @@
  */
 
 import type { Middleware } from 'openapi-fetch';
-import { StatewayApiError } from './errors';
-import type { paths } from './schema';
+import { type ApiErrorCode, StatewayApiError } from './errors';
+import type { components, paths } from './schema';
 
 /** A token, or a function that returns the current one (e.g. from a refreshing auth library). */
 export type TokenSource =
@@ -51,8 +52,37 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The contract's error body as a {@link StatewayApiError}; any other body keeps the status as `http_<status>`. */
+/**
+ * The codes of API Gateway's own answers, which carry no code (`GatewayMessage`): its JWT
+ * authorizer's 401, the 404 of a request no route matches, and the 500 and 503 of a function
+ * that failed or did not answer in time.
+ */
+export const GATEWAY_CODES: Readonly<Partial<Record<number, ApiErrorCode>>> = {
+  401: 'unauthorized',
+  404: 'not_found',
+  500: 'internal_error',
+  503: 'unavailable',
+};
+
+type GatewayMessage = components['schemas']['GatewayMessage'];
+
+/** API Gateway's own body: `{"message": "..."}`, not the contract's error body. */
+function isGatewayMessage(body: unknown): body is GatewayMessage {
+  return isRecord(body) && typeof body.message === 'string' && !('error' in body);
+}
+
+/**
+ * A non-2xx answer as a {@link StatewayApiError}: the contract's error body as it is; API
+ * Gateway's `{"message": ...}` with the code its status stands for ({@link GATEWAY_CODES},
+ * else `http_<status>`) and its message; any other body keeps the status as `http_<status>`.
+ * `headerRequestId` is the response's `X-Request-Id`, or API Gateway's `apigw-requestid`.
+ */
 export function errorFromResponse(status: number, body: unknown, headerRequestId: string | null): StatewayApiError {
+  if (isGatewayMessage(body)) {
+    const code = GATEWAY_CODES[status] ?? `http_${status}`;
+    const message = body.message || `The API answered ${status}.`;
+    return new StatewayApiError(status, code, message, headerRequestId, body);
+  }
   const error = isRecord(body) && isRecord(body.error) ? body.error : null;
   const code = error && typeof error.code === 'string' && error.code ? error.code : `http_${status}`;
   const message =
@@ -74,7 +104,8 @@ function networkError(error: unknown, signal: AbortSignal | null): StatewayApiEr
 export function errorMiddleware(): Middleware {
   return {
     async onResponse({ request, response }) {
-      const requestId = response.headers.get('x-request-id');
+      // A function's answer names the request in X-Request-Id; API Gateway's own ones in apigw-requestid.
+      const requestId = response.headers.get('x-request-id') ?? response.headers.get('apigw-requestid');
       if (request.method === 'HEAD' || response.status === 204) {
         if (response.ok) return undefined;
         throw errorFromResponse(response.status, null, requestId);

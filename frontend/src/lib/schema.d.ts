@@ -368,8 +368,19 @@ export interface components {
          * @description Every error code Stateway answers with. `uri_too_long` (414) and `headers_too_large` (431) come from the gateway, before any operation: a request line over 65,536 bytes, a header line over 65,536 bytes or more than 100 headers.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "invalid_id" | "invalid_key" | "invalid_state" | "unauthorized" | "forbidden" | "not_found" | "session_not_found" | "project_state_not_found" | "snapshot_not_found" | "method_not_allowed" | "version_mismatch" | "state_too_large" | "unsupported_media_type" | "internal_error" | "unavailable" | "store_unavailable" | "cache_unavailable" | "snapshots_unavailable" | "uri_too_long" | "headers_too_large";
-        /** @description The one error body. */
+        ErrorCode: "invalid_request" | "invalid_json" | "invalid_id" | "invalid_key" | "invalid_state" | "unauthorized" | "forbidden" | "not_found" | "session_not_found" | "project_state_not_found" | "snapshot_not_found" | "version_mismatch" | "state_too_large" | "unsupported_media_type" | "internal_error" | "unavailable" | "store_unavailable" | "cache_unavailable" | "snapshots_unavailable" | "uri_too_long" | "headers_too_large";
+        /**
+         * @description What API Gateway answers itself, before or instead of a function, and not the error
+         *     body: no code, no request id (the `apigw-requestid` header names the request).
+         *     `Unauthorized` (401, its JWT authorizer refused the token), `Not Found` (404, no route
+         *     matches the method and path), `Internal Server Error` (500, the function could not start
+         *     or failed) or `Service Unavailable` (503, the function did not answer in time).
+         */
+        GatewayMessage: {
+            /** @example Unauthorized */
+            message: string;
+        };
+        /** @description The one error body of the functions. */
         Error: {
             error: {
                 code: components["schemas"]["ErrorCode"];
@@ -445,14 +456,23 @@ export interface components {
                 "application/json": components["schemas"]["BadRequestError"];
             };
         };
-        /** @description No bearer token, or one that does not verify. */
+        /**
+         * @description No bearer token, or one the HTTP API's JWT authorizer does not accept (signature, `exp`,
+         *     `nbf`, issuer, audience). API Gateway answers it, before any function runs, with
+         *     `{"message":"Unauthorized"}` (a `GatewayMessage`: no error body, no `X-Request-Id`) and
+         *     `www-authenticate` saying why. Only a token that verifies but does not name a valid
+         *     caller (`sub`, `client_id`) is refused by the function, with the error body
+         *     (`unauthorized`).
+         */
         Unauthorized: {
             headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-Request-Id": components["headers"]["X-Request-Id-If-A-Function-Answered"];
+                "apigw-requestid": components["headers"]["apigw-requestid"];
+                "WWW-Authenticate": components["headers"]["WWW-Authenticate"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["UnauthorizedError"];
+                "application/json": components["schemas"]["GatewayMessage"] | components["schemas"]["UnauthorizedError"];
             };
         };
         /** @description The token asks for another user's or another client's data. */
@@ -473,6 +493,33 @@ export interface components {
             };
             content: {
                 "application/json": components["schemas"]["NotFoundError"];
+            };
+        };
+        /**
+         * @description The project state or snapshot does not exist (the error body); or an id left its path
+         *     segment empty, so that no route matches: API Gateway's `{"message":"Not Found"}`.
+         */
+        NotFoundOrNoRoute: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id-If-A-Function-Answered"];
+                "apigw-requestid": components["headers"]["apigw-requestid"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["NotFoundError"] | components["schemas"]["GatewayMessage"];
+            };
+        };
+        /**
+         * @description An id left its path segment empty, so that no route matches: API Gateway's
+         *     `{"message":"Not Found"}`, no function ran.
+         */
+        NoRoute: {
+            headers: {
+                "apigw-requestid": components["headers"]["apigw-requestid"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GatewayMessage"];
             };
         };
         /** @description If-Match does not match the stored version; nothing was written. */
@@ -505,24 +552,33 @@ export interface components {
                 "application/json": components["schemas"]["UnsupportedMediaTypeError"];
             };
         };
-        /** @description Something failed; the message carries only the request id. */
+        /**
+         * @description Something failed. From the function: the error body, whose message carries only the
+         *     request id. A function that could not start or crashed: API Gateway's
+         *     `{"message":"Internal Server Error"}`.
+         */
         InternalError: {
             headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-Request-Id": components["headers"]["X-Request-Id-If-A-Function-Answered"];
+                "apigw-requestid": components["headers"]["apigw-requestid"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["InternalErrorError"];
+                "application/json": components["schemas"]["InternalErrorError"] | components["schemas"]["GatewayMessage"];
             };
         };
-        /** @description A storage tier could not answer; nothing was changed. Retry later. */
+        /**
+         * @description A storage tier could not answer; nothing was changed (the error body). Or the function
+         *     did not answer in time: API Gateway's `{"message":"Service Unavailable"}`. Retry later.
+         */
         Unavailable: {
             headers: {
-                "X-Request-Id": components["headers"]["X-Request-Id"];
+                "X-Request-Id": components["headers"]["X-Request-Id-If-A-Function-Answered"];
+                "apigw-requestid": components["headers"]["apigw-requestid"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": components["schemas"]["UnavailableError"];
+                "application/json": components["schemas"]["UnavailableError"] | components["schemas"]["GatewayMessage"];
             };
         };
     };
@@ -543,8 +599,20 @@ export interface components {
     };
     requestBodies: never;
     headers: {
-        /** @description The request's id; the logs carry the same id. Present on every response. */
+        /** @description The request's id; the logs carry the same id. Present on every response a function gives. */
         "X-Request-Id": string;
+        /**
+         * @description The request's id, as `X-Request-Id`, when a function answered (it equals the error body's
+         *     `request_id`); absent on API Gateway's own answers (`GatewayMessage`).
+         */
+        "X-Request-Id-If-A-Function-Answered": string;
+        /** @description API Gateway's id of the request, on every answer of the HTTP API (its own ones included). */
+        "apigw-requestid": string;
+        /**
+         * @description Why the request was refused: `Bearer scope="" error="invalid_token" error_description="..."`
+         *     from the JWT authorizer, or `Bearer error="invalid_token"` from a function.
+         */
+        "WWW-Authenticate": string;
         /** @description The stored version as a strong ETag, e.g. `"7"`. */
         ETag: string;
     };
@@ -572,14 +640,18 @@ export interface operations {
                 };
             };
             500: components["responses"]["InternalError"];
-            /** @description The durable store is down (same body as 200). */
+            /**
+             * @description The durable store is down (same body as 200, from the function); or the function did
+             *     not answer in time: API Gateway's `{"message":"Service Unavailable"}`.
+             */
             503: {
                 headers: {
-                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    "X-Request-Id": components["headers"]["X-Request-Id-If-A-Function-Answered"];
+                    "apigw-requestid": components["headers"]["apigw-requestid"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Health"];
+                    "application/json": components["schemas"]["Health"] | components["schemas"]["GatewayMessage"];
                 };
             };
         };
@@ -776,7 +848,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundOrNoRoute"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -820,6 +892,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NoRoute"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
@@ -862,7 +935,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundOrNoRoute"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["Unavailable"];
         };
@@ -903,7 +976,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
-            404: components["responses"]["NotFound"];
+            404: components["responses"]["NotFoundOrNoRoute"];
             412: components["responses"]["PreconditionFailed"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];

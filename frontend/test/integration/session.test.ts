@@ -26,6 +26,17 @@ describe('against the local gateway: sessions', () => {
     expect(response.requestId).toBeTruthy();
   });
 
+  it("reads the authorizer's 401, which has no error body, as unauthorized", async () => {
+    const options = loggedIn();
+    const environment = loadEnvironment(options);
+    if (!environment) throw new Error('no environment');
+    const expired = token(environment.userId ?? 'u', environment.clientId, { exp: Math.floor(Date.now() / 1000) - 60 });
+    const error = await apiError(getSessionState({ environment: { ...environment, token: expired }, retry: { attempts: 1 } }));
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized', message: 'Unauthorized', body: { message: 'Unauthorized' } });
+    // No function ran: the id is API Gateway's (apigw-requestid).
+    expect(error.requestId).toBeTruthy();
+  });
+
   it('isAuthenticated accepts a good token and refuses bad, expired and foreign ones', async () => {
     const options = loggedIn();
     expect(await isAuthenticated(options)).toBe(true);

@@ -13,6 +13,8 @@ export interface FakeReply {
   headers?: Record<string, string>;
   /** Send this text as the body instead of JSON. */
   text?: string;
+  /** The X-Request-Id sent (default `req-fake`); null sends none, as API Gateway's own answers. */
+  requestId?: string | null;
 }
 
 /**
@@ -43,9 +45,14 @@ export function fakeFetch(replies: FakeReply[] | ((call: RecordedCall) => FakeRe
     const status = reply.status ?? 200;
     const noBody = status === 204 || status === 304;
     const text = noBody ? null : (reply.text ?? (reply.body === undefined ? '' : JSON.stringify(reply.body)));
+    const requestId = reply.requestId === undefined ? 'req-fake' : reply.requestId;
     return new Response(text, {
       status,
-      headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req-fake', ...reply.headers },
+      headers: {
+        'Content-Type': 'application/json',
+        ...(requestId === null ? {} : { 'X-Request-Id': requestId }),
+        ...reply.headers,
+      },
     });
   };
   return Object.assign(fetch, { calls });
@@ -54,4 +61,9 @@ export function fakeFetch(replies: FakeReply[] | ((call: RecordedCall) => FakeRe
 /** The contract's error body. */
 export function errorBody(code: string, message = 'Refused.', requestId = 'req-err'): FakeReply['body'] {
   return { error: { code, message, request_id: requestId } };
+}
+
+/** API Gateway's own answer (its authorizer's 401, a route miss, a failed function): no error body, no X-Request-Id. */
+export function gatewayReply(status: number, message: string, requestId = 'apigw-1'): FakeReply {
+  return { status, body: { message }, requestId: null, headers: { 'apigw-requestid': requestId } };
 }

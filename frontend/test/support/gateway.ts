@@ -1,7 +1,9 @@
 /**
- * Start and stop the real local gateway (`infra/local/run.py`) for integration and e2e tests.
+ * Start and stop the real local gateway (`python -m stateway_local.run`, from the repository's
+ * .venv) for integration and e2e tests.
  *
- * Contract: run with STATEWAY_PORT, STATEWAY_HOST and STATEWAY_JWT_SECRET; it starts its own
+ * Contract: run with STATEWAY_PORT, STATEWAY_HOST and STATEWAY_JWT_SECRET; it serves the HTTP
+ * API of `infra/template.yaml` (with its parameters' defaults), starts its own
  * Redis, MongoDB-protocol and S3 servers on loopback, prints a line containing
  * `http://127.0.0.1:<port>` once `GET /api/health` answers, serves `frontend/dist` at
  * `/inspector/`, and stops everything on SIGTERM.
@@ -52,7 +54,10 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-/** The environment without the tier endpoints, so that the gateway starts its own servers. */
+/**
+ * The environment without the tier endpoints, so that the gateway starts its own servers, and
+ * without another template or parameter overrides, so that it serves the repository's template.
+ */
 function isolatedEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of [
@@ -62,6 +67,10 @@ function isolatedEnv(): NodeJS.ProcessEnv {
     'AWS_ENDPOINT_URL',
     'AWS_ENDPOINT_URL_S3',
     'STATEWAY_JWKS_URL',
+    'STATEWAY_JWT_ISSUER',
+    'STATEWAY_JWT_AUDIENCE',
+    'STATEWAY_TEMPLATE',
+    'STATEWAY_PARAMETER_OVERRIDES',
   ]) {
     delete env[name];
   }
@@ -77,16 +86,13 @@ export async function startGateway(): Promise<Gateway> {
   }
 
   const python = join(REPO_ROOT, '.venv', 'bin', 'python');
-  const script = join(REPO_ROOT, 'infra', 'local', 'run.py');
-  for (const needed of [python, script]) {
-    if (!existsSync(needed)) throw new Error(`Cannot start the local gateway: ${needed} does not exist.`);
-  }
+  if (!existsSync(python)) throw new Error(`Cannot start the local gateway: ${python} does not exist.`);
 
   const port = await freePort();
   const secret = randomBytes(32).toString('hex');
   const logPath = join(mkdtempSync(join(tmpdir(), 'stateway-gateway-')), 'gateway.log');
   const log = createWriteStream(logPath);
-  const child = spawn(python, [script], {
+  const child = spawn(python, ['-m', 'stateway_local.run'], {
     cwd: REPO_ROOT,
     env: {
       ...isolatedEnv(),

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { type ApiData, type ClientOptions, StatewayClient, errorFromResponse, formatIfMatch, ifMatchHeader, parseEtag } from '../../src/lib/api';
 import { StatewayApiError } from '../../src/lib/errors';
 import type { ProjectSaveResponse, SessionStateResponse, SnapshotPage } from '../../src/lib/types';
-import { errorBody, fakeFetch } from '../support/fakeFetch';
+import { errorBody, fakeFetch, gatewayReply } from '../support/fakeFetch';
 
 const PROJECT = '/api/project-state/{client_id}/{app_id}/{project_id}' as const;
 const SID = 'session:acme:alice:web:p1';
@@ -157,10 +157,23 @@ describe('StatewayClient', () => {
   });
 
   it('reads the 401 of the authorizer, which has no contract body', async () => {
-    const fetch = fakeFetch([{ status: 401, body: { message: 'Unauthorized' } }]);
+    const fetch = fakeFetch([gatewayReply(401, 'Unauthorized', 'apigw-401')]);
     const { c } = client(fetch);
     const error = await rejection(c.get('/api/session/list', { params: { query: { client_id: 'acme' } } }));
-    expect(error).toMatchObject({ status: 401, code: 'http_401', requestId: 'req-fake' });
+    expect(error).toMatchObject({
+      status: 401,
+      code: 'unauthorized',
+      message: 'Unauthorized',
+      requestId: 'apigw-401',
+      body: { message: 'Unauthorized' },
+    });
+  });
+
+  it("reads API Gateway's 404 of a request no route matches", async () => {
+    const fetch = fakeFetch([gatewayReply(404, 'Not Found', 'apigw-404')]);
+    const { c } = client(fetch);
+    const error = await rejection(c.get(PROJECT, { params: { path: { client_id: 'a', app_id: 'b', project_id: 'c' } } }));
+    expect(error).toMatchObject({ status: 404, code: 'not_found', message: 'Not Found', requestId: 'apigw-404' });
   });
 
   it('reports a network failure as status 0', async () => {

@@ -165,6 +165,13 @@ class StoreUnavailable(Unavailable):
     default_message = "The durable store is unavailable; nothing was changed."
 
 
+class MigrationTimedOut(StoreUnavailable):
+    """The deploy-time migration did not finish in the time it had (never raised by a request)."""
+
+    code = "migration_timed_out"
+    default_message = "The migration did not finish in time; an index build may still be running."
+
+
 class SnapshotsUnavailable(Unavailable):
     code = "snapshots_unavailable"
     default_message = "The snapshot store is unavailable."

@@ -104,26 +104,36 @@ def redis_client() -> Any:
     return _once("redis_client", build)
 
 
+def connect_mongo(settings: Settings, *, socket_timeout_ms: int | None = None) -> Any:
+    """A new MongoDB client for ``settings``: the URI resolved, the timeouts and CA applied.
+
+    What the functions use (once per process, :func:`mongo_client`) and what the
+    migration uses (once per run, :mod:`stateway.migrate`). Raises ConfigError
+    (no URI, or a malformed one), StoreUnavailable (a ``mongodb+srv`` name that
+    does not resolve now).
+    """
+    from pymongo.errors import ConfigurationError
+
+    from stateway.tiers.mongo_store import is_transient, make_mongo_client
+
+    uri = resolve_mongodb_uri(settings)
+    try:
+        return make_mongo_client(
+            uri,
+            timeout_ms=settings.mongodb_timeout_ms,
+            tls_ca_file=settings.mongodb_tls_ca_file,
+            socket_timeout_ms=socket_timeout_ms,
+        )
+    except ConfigurationError as exc:
+        # A mongodb+srv URI is resolved here: a failed lookup is an outage (nothing is
+        # kept, the next request tries again); anything else is a malformed URI.
+        if is_transient(exc):
+            raise StoreUnavailable("The durable store's address could not be resolved.") from exc
+        raise ConfigError("The MongoDB URI or its options are not valid.") from exc
+
+
 def mongo_client() -> Any:
-    def build() -> Any:
-        from pymongo.errors import ConfigurationError
-
-        from stateway.tiers.mongo_store import is_transient, make_mongo_client
-
-        settings = get_settings()
-        uri = resolve_mongodb_uri(settings)
-        try:
-            return make_mongo_client(
-                uri, timeout_ms=settings.mongodb_timeout_ms, tls_ca_file=settings.mongodb_tls_ca_file
-            )
-        except ConfigurationError as exc:
-            # A mongodb+srv URI is resolved here: a failed lookup is an outage (nothing is
-            # kept, the next request tries again); anything else is a malformed URI.
-            if is_transient(exc):
-                raise StoreUnavailable("The durable store's address could not be resolved.") from exc
-            raise ConfigError("The MongoDB URI or its options are not valid.") from exc
-
-    return _once("mongo_client", build)
+    return _once("mongo_client", lambda: connect_mongo(get_settings()))
 
 
 #: The breaker's probe waits this long at most (never the full STATEWAY_REDIS_TIMEOUT_MS).
@@ -156,20 +166,14 @@ def cache() -> RedisCache:
 
 
 def database() -> Any:
-    """The store's database, with its indexes; built on the first store command.
+    """The store's database; built on the first store command.
 
-    Raises StoreUnavailable while the store cannot be reached or its name not
-    resolved; nothing is kept, and the next call tries again.
+    It sends nothing itself: the indexes are created at deploy time
+    (:mod:`stateway.migrate`), so a cold start never waits for, or needs the
+    privilege of, ``createIndexes``. Raises StoreUnavailable while the store's
+    name cannot be resolved; nothing is kept, and the next call tries again.
     """
-
-    def build() -> Any:
-        from stateway.tiers.mongo_store import MongoStore
-
-        db = mongo_client()[get_settings().mongodb_db]
-        MongoStore(db).ensure_indexes()
-        return db
-
-    return _once("database", build)
+    return _once("database", lambda: mongo_client()[get_settings().mongodb_db])
 
 
 class _LazyDatabase:

@@ -3,7 +3,8 @@
 It sends only what MongoDB (5.0 or newer, Atlas included) and Amazon
 DocumentDB 5.0 both support (``tests/documentdb/`` holds DocumentDB's lists
 and a test holds the store to them): ``find``, ``insert``, ``findAndModify``,
-``update``, ``delete`` and ``createIndexes`` with plain query operators
+``update``, ``delete`` (and, from :mod:`stateway.migrate` at deploy time only,
+``createIndexes`` and ``listIndexes``) with plain query operators
 (``$lte``, ``$exists``, ``$in``, and ``$expr`` over ``$reduce``,
 ``$objectToArray``, ``$slice``, ``$concatArrays``, ``$size``, ``$cond`` and
 arithmetic), update operators (``$set``, ``$inc``, ``$push`` with
@@ -69,6 +70,7 @@ class CollectionLike(Protocol):
     def delete_one(self, filter: Any, *args: Any, **kwargs: Any) -> Any: ...
     def delete_many(self, filter: Any, *args: Any, **kwargs: Any) -> Any: ...
     def create_index(self, keys: Any, **kwargs: Any) -> Any: ...
+    def list_indexes(self, *args: Any, **kwargs: Any) -> Any: ...
 
 
 class DatabaseLike(Protocol):
@@ -76,6 +78,24 @@ class DatabaseLike(Protocol):
 
     def __getitem__(self, name: str) -> Any: ...
     def command(self, command: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """One index the store's queries need: its collection, name and keys in order."""
+
+    collection: str
+    name: str
+    keys: tuple[tuple[str, int], ...]
+
+
+#: Every index the store's queries need, and nothing more (no unique, TTL, sparse or partial
+#: index: ``_id`` is the only unique key, and nothing expires in the store). Created at deploy
+#: time by :mod:`stateway.migrate`, never by a request.
+INDEXES: tuple[Index, ...] = (
+    # The namespace listing: a user's sessions within a client, newest first.
+    Index(SESSIONS, "namespace_updated", (("client_id", 1), ("user_id", 1), ("updated_at", -1))),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +228,25 @@ class MongoStore:
         self._sessions: CollectionLike = db[SESSIONS]
         self._projects: CollectionLike = db[PROJECT_STATES]
 
-    def ensure_indexes(self) -> None:
-        """Create the indexes the queries need (idempotent)."""
+    def ensure_indexes(self) -> tuple[Index, ...]:
+        """Create every index of :data:`INDEXES` that is missing; return them all.
+
+        Idempotent: an index that exists with the same keys and options is left as it is.
+        Only :mod:`stateway.migrate` calls it (at deploy time, or by hand), so the
+        functions' requests never send ``createIndexes``. Raises StoreUnavailable, StoreBug.
+        """
         with _translate_errors("create indexes"):
-            self._sessions.create_index(
-                [("client_id", 1), ("user_id", 1), ("updated_at", -1)], name="namespace_updated"
-            )
+            for index in INDEXES:
+                self._db[index.collection].create_index(list(index.keys), name=index.name)
+        return INDEXES
+
+    def index_names(self, collection: str) -> list[str]:
+        """The names of a collection's indexes (none for a collection that does not exist yet).
+
+        Raises StoreUnavailable, StoreBug.
+        """
+        with _translate_errors("list indexes"):
+            return sorted(index["name"] for index in self._db[collection].list_indexes())
 
     def ping(self) -> bool:
         with _translate_errors("answer"):
@@ -495,7 +528,12 @@ class MongoStore:
 
 
 def make_mongo_client(
-    uri: str, *, timeout_ms: int, tls_ca_file: str | None = None, event_listeners: list[Any] | None = None
+    uri: str,
+    *,
+    timeout_ms: int,
+    tls_ca_file: str | None = None,
+    event_listeners: list[Any] | None = None,
+    socket_timeout_ms: int | None = None,
 ) -> Any:
     """A ``pymongo.MongoClient`` for ``uri`` with explicit timeouts; it connects on first use.
 
@@ -505,7 +543,9 @@ def make_mongo_client(
     (a lagging replica would answer a false 412 or an older size), and a read
     refills the cache (a replica's older version would be cached).
     ``tls_ca_file`` (``STATEWAY_MONGODB_TLS_CA_FILE``) adds a CA bundle and turns
-    TLS on. Raises pymongo's ConfigurationError for a malformed URI, or for a
+    TLS on. ``socket_timeout_ms`` lets one command run longer than ``timeout_ms`` (an
+    index build at deploy time); connecting and finding a server keep ``timeout_ms``.
+    Raises pymongo's ConfigurationError for a malformed URI, or for a
     ``mongodb+srv`` name whose DNS lookup fails (:func:`is_transient` tells which).
     """
     from pymongo import MongoClient
@@ -520,7 +560,7 @@ def make_mongo_client(
         tz_aware=True,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=timeout_ms,
+        socketTimeoutMS=timeout_ms if socket_timeout_ms is None else socket_timeout_ms,
         appname="stateway",
         readPreference="primary",
         **options,
