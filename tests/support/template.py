@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from stateway_local.template import NO_VALUE as _NO_VALUE
-from stateway_local.template import Resolver
+from stateway_local.template import Resolver, load
 from stateway_local.template import Unresolved as _Unresolved
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,11 +44,8 @@ Template = dict[str, Any]
 
 
 def load_template(path: Path = TEMPLATE) -> Template:
-    """The SAM template as plain dicts, short-form tags (!Ref, !Sub, ...) in long form."""
-    from cfnlint.decode import cfn_yaml
-
-    loaded: Template = json.loads(json.dumps(cfn_yaml.load(str(path))))
-    return loaded
+    """The SAM template as plain dicts, short-form tags (!Ref, !Sub, ...) in long form (the gateway's reader)."""
+    return load(path)
 
 
 def copy_template(root: Path, edit: Callable[[Template], None]) -> Path:

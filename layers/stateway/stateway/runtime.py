@@ -45,13 +45,10 @@ def _once(name: str, build: Any) -> Any:
 def clear_caches() -> None:
     """Forget every client, service and the settings (the next call rebuilds them)."""
     with _lock:
-        for name in ("mongo_client", "redis_client"):
+        for name in ("mongo_client", "redis_client", "redis_probe"):
             client = _built.get(name)
             if client is not None:
                 client.close()
-        probe = _built.get("redis_probe")
-        if probe is not None:
-            probe.close()
         _built.clear()
     clear_settings_cache()
 
