@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,12 @@ def test_starts_its_own_servers_and_stops_them_all(tmp_path: Path, signum: int) 
     assert len(children) >= 2, "expected a Redis and a MongoDB-protocol server"
     health = requests.get(f"{url}/api/health", timeout=5)
     assert health.json() == {"cache": "ok", "store": "ok", "snapshots": "ok"}
+    # The gateway prints its URL once its own health check answered, which may be just after ours.
+    deadline = time.monotonic() + 15
+    while (
+        "Stateway API: " + url not in (tmp_path / "gateway.log").read_text() and time.monotonic() < deadline
+    ):
+        time.sleep(0.05)
     assert "Stateway API: " + url in (tmp_path / "gateway.log").read_text()
 
     process.send_signal(signum)
