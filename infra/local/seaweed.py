@@ -66,6 +66,9 @@ _rng = random.SystemRandom()
 
 _START_ATTEMPTS = 3
 _STOP_TIMEOUT = 15.0
+# A top-level key (no "directory" left behind once deleted), written and deleted by the
+# readiness probe of a restart.
+_READY_PROBE_KEY = ".stateway-ready-probe"
 # A Unix socket path must fit in sockaddr_un.sun_path (108 bytes on Linux).
 _MAX_SOCKET_PATH = 100
 # The child's environment must not hand it other credentials or settings:
@@ -403,7 +406,7 @@ class SeaweedS3:
         return f"{message}\n--- tail of {self.log_path} ---\n{_tail(self.log_path)}"
 
     def _wait_ready(self) -> None:
-        """Until a signed ``list_buckets()`` succeeds."""
+        """Until a signed ``list_buckets()`` succeeds and every bucket takes a write."""
         from botocore.config import Config
 
         probe = self.client(
@@ -428,7 +431,13 @@ class SeaweedS3:
                     self._failure(f"weed exited with code {self.proc.returncode} before S3 was ready")
                 )
             try:
-                probe.list_buckets()
+                buckets = [b["Name"] for b in probe.list_buckets().get("Buckets", [])]
+                # Listing answers before a restarted server can write again (its
+                # volumes register with the master a moment later): ready means
+                # every bucket it kept takes a write.
+                for bucket in buckets:
+                    probe.put_object(Bucket=bucket, Key=_READY_PROBE_KEY, Body=b"")
+                    probe.delete_object(Bucket=bucket, Key=_READY_PROBE_KEY)
                 return
             except Exception as exc:
                 last = exc
