@@ -2,7 +2,7 @@
 
 Everything it serves comes from ``infra/template.yaml`` (:mod:`stateway_local.template`):
 each route (method and path) is handed to its function, and each function runs
-in processes of its own (:mod:`stateway_local.worker`), with its ``CodeUri`` as
+in processes of its own (:mod:`stateway_runtime.worker`), with its ``CodeUri`` as
 the task root, its ``Handler``, its ``Timeout`` and the environment the template
 gives it. As API Gateway does, the gateway
 
@@ -27,10 +27,7 @@ import json
 import logging
 import mimetypes
 import os
-import select
 import socket
-import struct
-import subprocess
 import sys
 import threading
 import time
@@ -44,6 +41,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from stateway_edge.authorizer import JWKS_URL, JWT_SECRET, AuthorizerConfig, Refused, authorize, unauthorized
 from stateway_local.template import Function, HttpApi, Route
+from stateway_runtime.process import FunctionProcess
 
 logger = logging.getLogger("stateway.gateway")
 
@@ -66,55 +64,22 @@ class FunctionFailed(Exception):
 
 
 class Worker:
-    """One warm process of a function."""
+    """One warm process of a function, on this interpreter."""
 
     def __init__(self, function: Function, environment: Mapping[str, str]) -> None:
         self.function = function
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "stateway_local.worker", str(function.code_dir), function.handler],
-            env=dict(environment),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self._in = self.process.stdin
-        self._out = self.process.stdout.fileno()
+        self._process = FunctionProcess(sys.executable, function.code_dir, function.handler, environment)
+        self.process = self._process.process
         self.init_error: str | None = None
 
     def wait_ready(self, timeout: float) -> None:
-        frame = self._read(time.monotonic() + timeout)
-        self.init_error = frame.get("error")
+        self.init_error = self._process.wait_ready(timeout)
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        data = json.dumps(event, separators=(",", ":")).encode()
-        self._in.write(struct.pack(">I", len(data)) + data)
-        self._in.flush()
-        return self._read(time.monotonic() + self.function.timeout)
-
-    def _read(self, deadline: float) -> Any:
-        (length,) = struct.unpack(">I", self._exactly(4, deadline))
-        return json.loads(self._exactly(length, deadline))
-
-    def _exactly(self, count: int, deadline: float) -> bytes:
-        chunks: list[bytes] = []
-        while count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([self._out], [], [], remaining)[0]:
-                raise TimeoutError(self.function.logical_id)
-            chunk = os.read(self._out, count)
-            if not chunk:
-                raise EOFError(self.function.logical_id)
-            chunks.append(chunk)
-            count -= len(chunk)
-        return b"".join(chunks)
+        return self._process.invoke(event, self.function.timeout)
 
     def stop(self) -> None:
-        try:
-            self._in.close()
-            self.process.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
+        self._process.stop()
 
 
 class Pool:

@@ -87,7 +87,7 @@ def wait_healthy(url: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"{url}/api/health did not answer 200 within {timeout}s")
 
 
-class LocalStack:
+class LocalServers:
     """The servers the environment does not give, started on loopback."""
 
     def __init__(self, workdir: Path) -> None:
@@ -163,7 +163,7 @@ def main() -> int:
     port = int(os.environ.get("STATEWAY_PORT", "8080"))
     data_dir = os.environ.get("STATEWAY_LOCAL_DATA")
     workdir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="stateway-local-"))
-    stack = LocalStack(workdir)
+    stack = LocalServers(workdir)
     stopping = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:

@@ -80,6 +80,10 @@ class _Process:
     def command(self) -> list[str]:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The child's environment; None: this process's own."""
+        return None
+
     def ready(self) -> None:
         wait_for_port(self.port, proc=self.proc)
 
@@ -91,6 +95,7 @@ class _Process:
             self.proc = subprocess.Popen(
                 self.command(),
                 cwd=self.workdir,
+                env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -17,6 +17,7 @@ FOLDERS = {
     "stateway_local": ROOT / "infra" / "local",
     "stateway_testing": ROOT / "tests" / "support",
     "stateway_edge": ROOT / "infra" / "edge" / "stateway_edge",
+    "stateway_runtime": ROOT / "infra" / "runtime" / "stateway_runtime",
 }
 
 

@@ -31,7 +31,7 @@ from stateway.config import Settings
 from stateway.tiers.mongo_store import INDEXES, PROJECT_STATES, SESSIONS
 from stateway_local.events import LambdaContext, http_api_v1_event
 from stateway_local.functions import load_app
-from stateway_local.run import LocalStack
+from stateway_local.run import LocalServers
 from stateway_local.servers import MongoServer, free_port
 from stateway_testing.clients import mongo_client
 
@@ -450,7 +450,7 @@ def test_the_local_stack_migrates_the_store_it_serves(
         "STATEWAY_PARAMETER_OVERRIDES": f"MongoDbName={db_name}",
     }.items():
         monkeypatch.setenv(name, value)
-    stack = LocalStack(tmp_path)
+    stack = LocalServers(tmp_path)
     try:
         stack.start()
         assert stack.started == []

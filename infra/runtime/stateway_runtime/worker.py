@@ -1,10 +1,11 @@
 """One function's process, as Lambda runs one: its code directory first on the path, its handler warm.
 
-``python -m stateway_local.worker <code directory> <module.attribute>`` imports
+``python -m stateway_runtime.worker <code directory> <module.attribute>`` imports
 the handler the way the Lambda Python runtime does (the code directory is the
 task root, the layer's packages are installed), then answers invocations,
-one at a time, until its input closes. The gateway keeps a pool of these per
-function, each with the environment the template gives that function.
+one at a time, until its input closes. The local gateway keeps a pool of these
+per function, each with the environment the template gives that function; the
+LocalStack executor runs one per execution environment.
 
 Frames on stdin and on the process's original stdout: a 4-byte big-endian
 length and a JSON document. Out first, once the handler is imported (or its
@@ -57,6 +58,12 @@ def write_frame(stream: IO[bytes], document: Any) -> None:
     stream.flush()
 
 
+def _flush_logs() -> None:
+    """What the invocation printed is in the log before its answer, as Lambda's runtime has it."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 def main(argv: list[str]) -> int:
     code_dir, handler_name = argv[1], argv[2]
     frames_out = os.fdopen(os.dup(1), "wb")
@@ -67,7 +74,9 @@ def main(argv: list[str]) -> int:
     context = Context(
         os.environ.get("AWS_LAMBDA_FUNCTION_NAME", module_name),
         int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")),
-        float(os.environ.get("STATEWAY_LOCAL_TIMEOUT", "15")),
+        float(
+            os.environ.get("STATEWAY_LOCAL_TIMEOUT") or os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT") or 15
+        ),
     )
     logging.basicConfig(
         level=os.environ.get("STATEWAY_LOG_LEVEL", "INFO").upper(),
@@ -91,8 +100,10 @@ def main(argv: list[str]) -> int:
             result = handler(event, context)
         except Exception as exc:
             traceback.print_exc()
+            _flush_logs()
             write_frame(frames_out, {"error": type(exc).__name__, "init": False})
             continue
+        _flush_logs()
         write_frame(frames_out, {"ok": result})
     return 0
 
