@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv dev inspector test test-fast test-python test-frontend lint token bench sam-build clean
+.PHONY: venv dev inspector test test-fast test-python test-frontend test-localstack lint token bench sam-build localstack-package clean
 
 $(STAMP): pyproject.toml layers/stateway/requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ FAST_TESTS := tests/unit "tests/e2e/test_api.py::test_session_operations[single-
 test-fast: $(STAMP)
 	$(VENV)/bin/pytest -q $(FAST_TESTS)
 
+## The free-plan stack on a real LocalStack (host mode, no Docker): deployed with the SAM CLI, then
+## the contract's main scenarios through its REST API. Part of test-python too.
+test-localstack: $(STAMP)
+	$(VENV)/bin/pytest -q tests/localstack
+
 test-frontend: $(STAMP)
 	@if [ -f frontend/package.json ]; then bash frontend/scripts/ci.sh; fi
 
@@ -62,5 +67,10 @@ bench: $(STAMP)
 sam-build:
 	bash infra/sam/build.sh
 
+## The LocalStack deployment's functions, each with the stateway package and its dependencies (no
+## layers), into build/localstack: what `sam deploy --config-env localstack` uploads.
+localstack-package: $(STAMP)
+	$(PY) -m stateway_local.localstack_package
+
 clean:
-	rm -rf $(VENV) .venv-sam .aws-sam .pytest_cache .mypy_cache .ruff_cache .local
+	rm -rf $(VENV) .venv-sam .venv-localstack .venv-lambda build .aws-sam .pytest_cache .mypy_cache .ruff_cache .local

@@ -24,7 +24,7 @@ from stateway_testing.clients import mongo_client, redis_client, s3_client
 
 TESTS = Path(__file__).resolve().parent
 # A test's folder under tests/ is its kind, and its marker: `pytest -m unit`, `-m "not e2e"`.
-FOLDER_MARKERS = ("unit", "integration", "e2e", "infra")
+FOLDER_MARKERS = ("unit", "integration", "e2e", "infra", "localstack")
 
 # moto accepts any credentials; these keep boto3 from looking for real ones.
 for _name, _value in (

@@ -1,4 +1,6 @@
 """samconfig.toml: the three environments, each pointing the SAM CLI at the right template."""
+# default and prod deploy what `sam build` made of infra/template.yaml; localstack deploys the
+# generated free-plan template, whose functions `make localstack-package` builds.
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from stateway_testing.template import ROOT
 
 SAMCONFIG = ROOT / "samconfig.toml"
 ENVIRONMENTS = ("default", "prod", "localstack")
+BUILT = ("default", "prod")
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +27,7 @@ def test_version_and_environments(samconfig: dict[str, Any]) -> None:
     assert set(samconfig) - {"version"} == set(ENVIRONMENTS)
 
 
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize("environment", BUILT)
 def test_build_uses_the_source_template_and_deploy_the_built_one(
     samconfig: dict[str, Any], environment: str
 ) -> None:
@@ -34,6 +37,16 @@ def test_build_uses_the_source_template_and_deploy_the_built_one(
     # dependencies under python/), not the source folders the source template names.
     deploy = sections["deploy"]["parameters"]
     assert deploy["template_file"] == ".aws-sam/build/template.yaml"
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert sections["global"]["parameters"]["stack_name"].startswith("stateway-")
+
+
+def test_localstack_deploys_the_generated_template_with_no_build(samconfig: dict[str, Any]) -> None:
+    sections = samconfig["localstack"]
+    assert "build" not in sections
+    deploy = sections["deploy"]["parameters"]
+    assert deploy["template_file"] == "infra/localstack/template.yaml"
+    assert (ROOT / deploy["template_file"]).is_file()
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert sections["global"]["parameters"]["stack_name"].startswith("stateway-")
 
