@@ -8,7 +8,8 @@ project's executor plugin (:mod:`stateway_runtime.localstack_executor`) on the
 Python 3.12 of ``.venv-lambda``: LocalStack's own executor needs Docker, which
 CI machines do not have. ``deploy`` packages the functions
 (:mod:`stateway_local.localstack_package`) and runs ``sam deploy --config-env
-localstack`` against it, as ``docs/DEPLOY.md`` tells a user to.
+localstack`` against it, then invokes the migration function (the free plan runs no
+custom resources), as ``docs/DEPLOY.md`` tells a user to.
 """
 
 from __future__ import annotations
@@ -154,7 +155,24 @@ def deploy(
     if done.returncode != 0:
         raise RuntimeError(f"sam deploy failed ({done.returncode}); see {log}")
     stacks = server.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    return {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    migrate(server, outputs["MigrationFunction"])
+    return outputs
+
+
+def migrate(server: LocalStackServer, function_name: str) -> dict[str, Any]:
+    """What the Migration custom resource does in AWS, which the free plan does not run.
+
+    The migration function is invoked with a ``Create`` request and no ``ResponseURL``
+    (it answers in its result only); anything but ``SUCCESS`` raises.
+    """
+    answer = server.client("lambda").invoke(
+        FunctionName=function_name, Payload=json.dumps({"RequestType": "Create"}).encode()
+    )
+    document: dict[str, Any] = json.loads(answer["Payload"].read() or b"null") or {}
+    if answer.get("FunctionError") or document.get("Status") != "SUCCESS":
+        raise RuntimeError(f"the migration failed: {answer.get('FunctionError')} {document}")
+    return document
 
 
 def rest_api_url(server: LocalStackServer, api_id: str, stage: str) -> str:

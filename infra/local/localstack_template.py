@@ -28,8 +28,10 @@ have, and is made from the production template rather than kept beside it:
   refers to them, copied as production declares them; a kept property that refers
   to anything else (a resource of another type, a name nowhere) is an error
   raised here, so that a change to production that does not map fails loudly;
-* custom resources served by a kept function are kept without the properties
-  that name what this template does not have (the layer, the URI's source).
+* no custom resource: the free plan runs none (``Custom::*`` deploys as an
+  unsupported no-op), so each one a kept function serves becomes an output
+  ``<Resource>Function`` naming that function, which the deploy invokes itself
+  (``stateway_local.localstack.deploy``: the migration, with a ``Create`` request).
 """
 
 from __future__ import annotations
@@ -176,8 +178,9 @@ HEADER = f"""\
 # - No API access log group: a REST API logs access through a stage setting, not used here.
 # - Architecture is a parameter (default x86_64), the host's, which the package is built for;
 #   production is arm64.
-# - The Migration custom resource has no LayerVersion (no layer) and no MongoUriSource (the URI is
-#   NoEcho and stays out of its properties): it runs on create and when MongoDbName changes.
+# - No Migration custom resource: the free plan runs no custom resources (Custom::* deploys as a
+#   no-op). MigrationFunction is kept, named by the MigrationFunction output; invoke it with
+#   {{"RequestType": "Create"}} after each deploy (make test's deploy does; docs/DEPLOY.md).
 """
 
 
@@ -198,11 +201,11 @@ def generate(production: Mapping[str, Any]) -> dict[str, Any]:
             kept[name] = _rest_api(resource)
         elif resource["Type"] == FUNCTION:
             kept[name] = _function(name, resource, function_globals, api)
-    for name, resource in resources.items():
-        if _custom_resource_of(resource, kept):
-            kept[name] = copy.deepcopy(resource)
     globals_ = {"Function": _function_globals(function_globals)}
     outputs = _outputs(api)
+    for name, resource in resources.items():
+        if _custom_resource_of(resource, kept):
+            outputs.update(_custom_resource_output(name, resource))
 
     # What is kept brings along the production resources it refers to, and what they refer to.
     body = {"Globals": globals_, "Resources": kept, "Outputs": outputs}
@@ -225,9 +228,6 @@ def generate(production: Mapping[str, Any]) -> dict[str, Any]:
     conditions = _condition_closure(source.get("Conditions", {}), core)
     parameters = _parameters(source.get("Parameters", {}), core, conditions)
     available = set(kept) | set(parameters) | PSEUDO_PARAMETERS
-    for name, resource in kept.items():
-        if _is_custom(resource):
-            kept[name] = _custom_resource(resource, available)
     outputs.update(_copied_outputs(source.get("Outputs", {}), outputs, available))
 
     template: dict[str, Any] = {
@@ -367,14 +367,18 @@ def _custom_resource_of(resource: Mapping[str, Any], kept: Mapping[str, Any]) ->
     return bool(names) and names <= set(kept)
 
 
-def _custom_resource(resource: Mapping[str, Any], available: set[str]) -> dict[str, Any]:
-    """``resource`` without the properties that name what this template does not have."""
-    properties = {
-        key: value
-        for key, value in resource.get("Properties", {}).items()
-        if _references(value)[0] <= available
+def _custom_resource_output(name: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    """The output naming the function that serves custom resource ``name``, for the deploy to invoke."""
+    (function,) = _references(resource["Properties"]["ServiceToken"])[0]
+    return {
+        f"{name}Function": {
+            "Description": (
+                f"The function behind production's {name} custom resource ({resource['Type']}), which "
+                'the free plan does not run: invoke it with {"RequestType": "Create"} after each deploy.'
+            ),
+            "Value": {"Ref": function},
+        }
     }
-    return {**resource, "Properties": properties}
 
 
 def _without_custom_properties(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -243,14 +243,10 @@ def test_the_migration_runs_its_own_handler_for_its_custom_resource(generated: T
     assert migration["Handler"] == MIGRATION_HANDLER
     assert "Events" not in migration
     assert wrapper.HANDLER not in migration.get("Environment", {}).get("Variables", {})
-    resource = generated["Resources"]["Migration"]
-    assert resource["Type"] == "Custom::StatewayMigration"
-    # No layer to follow, and no URI (NoEcho) where CloudFormation shows properties.
-    assert resource["Properties"] == {
-        "ServiceToken": {"Fn::GetAtt": [MIGRATION_FUNCTION, "Arn"]},
-        "ServiceTimeout": 900,
-        "MongoDbName": {"Ref": "MongoDbName"},
-    }
+    # The free plan runs no custom resources: none is declared, and an output names the
+    # function the deploy invokes instead.
+    assert not [r for r in generated["Resources"].values() if r["Type"].startswith("Custom::")]
+    assert generated["Outputs"]["MigrationFunction"]["Value"] == {"Ref": MIGRATION_FUNCTION}
 
 
 # --- settings ----------------------------------------------------------------------------------
@@ -338,7 +334,7 @@ def test_secrets_are_no_echo_and_never_shown(generated: Template) -> None:
     parameters = generated["Parameters"]
     secret = {name for name, spec in parameters.items() if spec.get("NoEcho")}
     assert secret == {"MongoUri", "RedisUrl", "JwtSecret"}
-    shown = [generated["Outputs"], generated["Resources"]["Migration"]["Properties"]]
+    shown = [generated["Outputs"]]
     for name in secret:
         assert all(f"'{name}'" not in str(part) for part in shown), name
 
@@ -400,7 +396,7 @@ def test_the_bucket_is_production_s_without_the_tls_policy(
 
 def test_outputs(generated: Template) -> None:
     outputs = generated["Outputs"]
-    assert list(outputs) == ["ApiUrl", "ApiId", "SnapshotBucketName"]
+    assert list(outputs) == ["ApiUrl", "ApiId", "MigrationFunction", "SnapshotBucketName"]
     assert outputs["ApiUrl"]["Value"] == {
         "Fn::Sub": "http://localhost:4566/restapis/${Api}/${Stage}/_user_request_"
     }
