@@ -6,6 +6,7 @@ from typing import Any
 
 import requests
 
+from stateway.tiers.redis_cache import decode_entry
 from stateway_testing.clients import redis_client
 
 
@@ -43,7 +44,7 @@ def test_sessions_on_every_master_are_served_by_the_cache_and_end_all_clears_eve
     nodes = [redis_client(f"redis://127.0.0.1:{port}/0") for port in cluster.ports]
     try:
         for index, keys in owners.items():
-            assert all(nodes[index].get(k).startswith(b"2\n") for k in keys)
+            assert all(decode_entry(nodes[index].get(k)).version == 2 for k in keys)
         ended = api.delete(
             f"{url}/api/session/end", params={"client_id": client_id, "all": "true"}, timeout=10
         )

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import requests
 
+from stateway.tiers.redis_cache import decode_entry
 from stateway_local.servers import MongoServer, RedisServer
 from stateway_testing.clients import mongo_client, redis_client
 from stateway_testing.gateway import Gateway, error_lines, start_gateway, stop_gateway
@@ -69,7 +70,7 @@ class Stack:
 
     def cached_version(self, key: str) -> int | None:
         raw = self.cache.get(key)
-        return None if raw is None else int(raw.split(b"\n", 1)[0])
+        return None if raw is None else decode_entry(raw).version
 
 
 @pytest.fixture(scope="module")

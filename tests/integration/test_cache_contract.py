@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from stateway.errors import CacheBug, CacheUnavailable
-from stateway.tiers.redis_cache import RedisCache, decode_entry
+from stateway.tiers.redis_cache import Entry, RedisCache, decode_entry
 from stateway_local.redis_cluster import RedisClusterServer
 from stateway_local.servers import RedisServer, valkey_binary
 from stateway_testing.clients import redis_client
@@ -142,9 +142,48 @@ def test_namespace_membership_is_written_with_the_entry(cache: RedisCache, clien
 
 
 def test_entry_format_is_versioned_raw_json(cache: RedisCache, client: Any, key: str) -> None:
-    cache.put(key, 12, b'{"a":1}', 60)
-    assert client.get(key) == b'12\n{"a":1}'
+    cache.put(key, 12, b'{"a":1}', 60, generation=1764590000123, verified=1764590001000)
+    assert client.get(key) == b'12 1764590000123 1764590001000\n{"a":1}'
+    assert cache.get(key) == Entry(12, b'{"a":1}', 1764590000123, 1764590001000)
     assert decode_entry(b"not an entry") is None
+
+
+def test_a_newer_generation_replaces_a_higher_version(cache: RedisCache, key: str) -> None:
+    """A session ended and created again restarts at version 1: its entries win over the old copy's."""
+    assert cache.put(key, 7, b'{"old":7}', 60, generation=100)
+    assert cache.put(key, 1, b'{"new":1}', 60, generation=200)
+    assert not cache.put(key, 9, b'{"old":9}', 60, generation=100)
+    assert cache.get(key) == Entry(1, b'{"new":1}', 200, 0)
+
+
+def test_the_entry_the_store_contradicted_is_replaced_even_if_newer(cache: RedisCache, key: str) -> None:
+    cache.put(key, 5, b'{"v":5}', 60, generation=100)
+    seen = cache.get(key)
+    assert seen is not None
+    # The store says version 3 (its copy, after the cache missed a write and then...): the check wins.
+    assert cache.put(key, 3, b'{"v":3}', 60, generation=100, verified=1, replacing=seen)
+    assert cache.get(key) == Entry(3, b'{"v":3}', 100, 1)
+    # Once a writer cached something else, the contradicted entry is gone: nothing older replaces it.
+    cache.put(key, 4, b'{"v":4}', 60, generation=100)
+    assert not cache.put(key, 3, b'{"v":3}', 60, generation=100, replacing=seen)
+    assert cache.get(key).version == 4
+
+
+def test_an_older_format_entry_is_replaced_by_any_new_one(cache: RedisCache, client: Any, key: str) -> None:
+    client.set(key, b'9\n{"v":9}')
+    assert cache.get(key) == Entry(9, b'{"v":9}', 0, 0)
+    assert cache.put(key, 2, b'{"v":2}', 60, generation=100)
+    assert cache.get(key) == Entry(2, b'{"v":2}', 100, 0)
+
+
+def test_delete_unchanged_deletes_only_the_entry_it_names(cache: RedisCache, key: str) -> None:
+    cache.put(key, 3, b"{}", 60, generation=100)
+    assert not cache.delete_unchanged(key, Entry(2, b"{}", 100))
+    assert not cache.delete_unchanged(key, Entry(3, b"{}", 99))
+    assert cache.get(key) is not None
+    assert cache.delete_unchanged(key, Entry(3, b"", 100))
+    assert cache.get(key) is None
+    assert not cache.delete_unchanged(key, Entry(3, b"", 100))
 
 
 def test_a_flushed_script_cache_is_loaded_again(cache: RedisCache, client: Any, key: str) -> None:

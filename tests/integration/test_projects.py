@@ -61,7 +61,7 @@ def test_save_writes_store_cache_and_snapshot(
     assert saved.version == 1 and saved.snapshot_status == "ok"
     assert saved.snapshot_id is not None and saved.snapshot_id.startswith("1-")
     assert mongo_db.project_states.find_one({"_id": ref.store_id})["state"] == {"layers": [], "zoom": 3}
-    assert redis.get(ref.cache_key).startswith(b"1\n")
+    assert redis.get(ref.cache_key).startswith(b"1 0 ")
     loaded = service.load(ref)
     assert (loaded.source, loaded.version, loaded.state) == ("cache", 1, {"layers": [], "zoom": 3})
     assert loaded.saved_at == saved.saved_at

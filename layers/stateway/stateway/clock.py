@@ -14,6 +14,13 @@ def utcnow() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch; a naive datetime (as pymongo returns them) is UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
 def isoformat(moment: datetime) -> str:
     """``2026-11-24T12:34:56.789Z``."""
     if moment.tzinfo is None:

@@ -33,6 +33,7 @@ REDIS_TIMEOUT_MS = "STATEWAY_REDIS_TIMEOUT_MS"
 MONGODB_TIMEOUT_MS = "STATEWAY_MONGODB_TIMEOUT_MS"
 S3_TIMEOUT_MS = "STATEWAY_S3_TIMEOUT_MS"
 LOG_LEVEL = "STATEWAY_LOG_LEVEL"
+CACHE_VERIFY_SECONDS = "STATEWAY_CACHE_VERIFY_SECONDS"
 
 #: Every environment variable ``config.py`` reads (the standard AWS variables
 #: such as ``AWS_ENDPOINT_URL_S3`` are read by boto3 itself).
@@ -53,6 +54,7 @@ ENV_NAMES: tuple[str, ...] = (
     MONGODB_TIMEOUT_MS,
     S3_TIMEOUT_MS,
     LOG_LEVEL,
+    CACHE_VERIFY_SECONDS,
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -80,6 +82,8 @@ class Settings:
     mongodb_timeout_ms: int = 3000
     s3_timeout_ms: int = 3000
     log_level: str = "INFO"
+    cache_verify_seconds: int = 10
+    """Seconds a cached entry answers alone after the store last confirmed it (bounded staleness)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -156,6 +160,7 @@ class Settings:
             "mongodb_timeout_ms": positive_int(MONGODB_TIMEOUT_MS, 3000),
             "s3_timeout_ms": positive_int(S3_TIMEOUT_MS, 3000),
             "log_level": level,
+            "cache_verify_seconds": positive_int(CACHE_VERIFY_SECONDS, 10),
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

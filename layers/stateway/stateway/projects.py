@@ -67,7 +67,9 @@ class ProjectService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
-        self._tiers = Tiered(cache, metrics, ttl=settings.project_ttl)
+        self._tiers = Tiered(
+            cache, metrics, ttl=settings.project_ttl, verify=settings.cache_verify_seconds, clock=clock
+        )
         self._snapshots = snapshots
         self._settings = settings
         self._clock = clock

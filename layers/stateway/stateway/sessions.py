@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stateway import documents
-from stateway.clock import Clock, utcnow
+from stateway.clock import Clock, epoch_ms, utcnow
 from stateway.commands import AddNavigation, EndSessions, UpdateSession, UserSessions
 from stateway.config import Settings
 from stateway.errors import InvalidState
@@ -66,18 +66,27 @@ class SessionService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
-        self._tiers = Tiered(cache, metrics, ttl=settings.session_ttl, sliding=True)
+        self._tiers = Tiered(
+            cache,
+            metrics,
+            ttl=settings.session_ttl,
+            sliding=True,
+            verify=settings.cache_verify_seconds,
+            clock=clock,
+        )
         self._settings = settings
         self._clock = clock
 
     # reads ---------------------------------------------------------------------
 
     def init(self, ref: SessionRef, env: dict[str, Any] | None = None) -> InitResult:
-        """The session from the cache, else the store's, else created from defaults (once).
+        """The store's session, else created from defaults (once); the cache is refreshed.
 
+        The store is always asked (find-or-insert), so that an init never reports a session
+        the store does not hold; only when the store cannot answer does a cached copy answer.
         Raises StoreUnavailable when the store cannot answer and the cache has nothing.
         """
-        found = self._read(ref, lambda: self._create(ref, env))
+        found = self._read(ref, lambda: self._create(ref, env), verify=True)
         state = documents.loads(found.entry.payload)
         return InitResult(
             ref.session_id, ref.namespace, state, found.entry.version, found.source == "default"
@@ -182,8 +191,8 @@ class SessionService:
             "now": self._clock(),
         }
 
-    def _read(self, ref: SessionRef, *slower: Slower) -> Found:
-        found = self._tiers.read(ref.session_id, *slower, member_of=ref.namespace)
+    def _read(self, ref: SessionRef, *slower: Slower, verify: bool = False) -> Found:
+        found = self._tiers.read(ref.session_id, *slower, member_of=ref.namespace, verify=verify)
         assert found is not None, "the last tier of a session read always answers"
         return found
 
@@ -212,4 +221,7 @@ class SessionService:
 
 
 def _entry(stored: StoredSession) -> Entry:
-    return Entry(stored.version, documents.dumps(stored.state))
+    # The generation: a session ended and created again is a new document, whose versions
+    # restart at 1; its creation time orders it after any copy of the one before.
+    generation = 0 if stored.created_at is None else epoch_ms(stored.created_at)
+    return Entry(stored.version, documents.dumps(stored.state), generation)

@@ -49,7 +49,7 @@ SESSIONS = "sessions"
 PROJECT_STATES = "project_states"
 
 # What a read returns of a session (the size bookkeeping stays in the store).
-_SESSION_FIELDS = {"state": 1, "version": 1, "updated_at": 1}
+_SESSION_FIELDS = {"state": 1, "version": 1, "updated_at": 1, "created_at": 1}
 
 # Server error codes of a transient condition (MongoDB's retryable error codes, and
 # the time limits): HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress,
@@ -104,6 +104,8 @@ class StoredSession:
     state: dict[str, Any]
     version: int
     updated_at: datetime
+    created_at: datetime | None = None
+    """When the document was created: a session ended and created again is a new one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +166,9 @@ def _translate_errors(action: str) -> Iterator[None]:
 
 
 def _session(doc: Mapping[str, Any]) -> StoredSession:
-    return StoredSession(doc["_id"], doc["state"], int(doc["version"]), doc["updated_at"])
+    return StoredSession(
+        doc["_id"], doc["state"], int(doc["version"]), doc["updated_at"], doc.get("created_at")
+    )
 
 
 def sizes_of(state: Mapping[str, Any]) -> dict[str, Any]:
@@ -302,7 +306,7 @@ class MongoStore:
                 except DuplicateKeyError:
                     existing = self._sessions.find_one({"_id": session_id}, _SESSION_FIELDS)
         if existing is None:
-            return StoredSession(session_id, state, 1, now), True
+            return StoredSession(session_id, state, 1, now, now), True
         return _session(existing), False
 
     def set_session_key(

@@ -1,9 +1,14 @@
 """The Redis cache tier, on a single node or a Redis Cluster (ElastiCache Serverless is one).
 
-A cached entry is one Redis string: ``b"<version>\\n<compact JSON>"``. The
-version prefix lets a Lua script refuse to replace a newer entry with an older
-one without decoding JSON inside Redis (Redis's cjson turns ``[]`` into ``{}``
-and rounds big integers, so the JSON itself is never touched there).
+A cached entry is one Redis string: ``b"<version> <generation> <verified>\n<compact
+JSON>"``. The version and the generation (the store's creation time of the
+document, in milliseconds: a session ended and created again is a new
+generation) let a Lua script refuse to replace a newer entry with an older one
+without decoding JSON inside Redis (Redis's cjson turns ``[]`` into ``{}`` and
+rounds big integers, so the JSON itself is never touched there). ``verified``
+is when the store last confirmed the entry (Unix milliseconds): a reader trusts
+an entry only for a while after that (:mod:`stateway.tiered`). An entry of the
+first format, ``b"<version>\n<JSON>"``, reads as generation 0, never verified.
 
 No command touches two keys, so every command routes to one hash slot on a
 cluster: the version-guarded write is a one-key script, and namespace
@@ -33,22 +38,54 @@ from stateway.ids import INT_MAX_DIGITS
 if TYPE_CHECKING:
     from stateway.breaker import CircuitBreaker
 
-# KEYS[1] entry key; ARGV[1] version; ARGV[2] entry; ARGV[3] ttl seconds.
-_SET_IF_NOT_OLDER = """
+# The head of an entry as Lua reads it: version and generation (0 when absent), or nil.
+_HEAD = """
+local function head(value)
+  local nl = string.find(value, '\\n', 1, true)
+  if not nl then return nil end
+  local v, g = string.match(string.sub(value, 1, nl - 1), '^(%d+) ?(%d*)')
+  if not v then return nil end
+  return tonumber(v), tonumber(g) or 0
+end
+"""
+
+# KEYS[1] entry key; ARGV[1] version; ARGV[2] generation; ARGV[3] entry; ARGV[4] ttl seconds;
+# ARGV[5], ARGV[6]: the version and generation the caller saw cached ("" if none), which it may
+# replace even when newer (the store said otherwise). A newer (generation, version) is kept.
+_SET_IF_NOT_OLDER = (
+    _HEAD
+    + """
 local cur = redis.call('GET', KEYS[1])
 if cur then
-  local nl = string.find(cur, '\\n', 1, true)
-  if nl then
-    local v = tonumber(string.sub(cur, 1, nl - 1))
-    if v and v > tonumber(ARGV[1]) then
+  local v, g = head(cur)
+  if v and not (ARGV[5] ~= '' and v == tonumber(ARGV[5]) and g == tonumber(ARGV[6])) then
+    local nv, ng = tonumber(ARGV[1]), tonumber(ARGV[2])
+    if g > ng or (g == ng and v > nv) then
       return 0
     end
   end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 return 1
 """
+)
 _SET_IF_NOT_OLDER_SHA = hashlib.sha1(_SET_IF_NOT_OLDER.encode()).hexdigest()
+
+# KEYS[1] entry key; ARGV[1] version; ARGV[2] generation: delete the entry only if it is still
+# that one (the store no longer holds it; a writer may have cached a new one meanwhile).
+_DELETE_IF_UNCHANGED = (
+    _HEAD
+    + """
+local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local v, g = head(cur)
+if v == tonumber(ARGV[1]) and g == tonumber(ARGV[2]) then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+)
+_DELETE_IF_UNCHANGED_SHA = hashlib.sha1(_DELETE_IF_UNCHANGED.encode()).hexdigest()
 
 
 class RedisClientLike(Protocol):
@@ -70,19 +107,31 @@ class Entry:
     version: int
     payload: bytes
     """The compact JSON document, exactly as it was cached."""
+    generation: int = 0
+    """The store's creation time of the document (ms): a re-created session is a newer generation."""
+    verified: int = 0
+    """When the store last confirmed this entry (Unix ms); 0: never (an entry of the first format)."""
+
+    def verified_at(self, verified: int) -> Entry:
+        return Entry(self.version, self.payload, self.generation, verified)
 
 
-def encode_entry(version: int, payload: bytes) -> bytes:
-    return b"%d\n%s" % (version, payload)
+def encode_entry(version: int, payload: bytes, generation: int = 0, verified: int = 0) -> bytes:
+    return b"%d %d %d\n%s" % (version, generation, verified, payload)
 
 
 def decode_entry(raw: bytes) -> Entry | None:
-    """Split a cached value; ``None`` for a value not in the entry format."""
+    """Split a cached value; ``None`` for a value not in an entry format."""
     head, sep, payload = raw.partition(b"\n")
-    # A version is at most INT_MAX_DIGITS ASCII digits: anything else at the key is not ours.
-    if not sep or not head.isdigit() or len(head) > INT_MAX_DIGITS:
+    if not sep:
         return None
-    return Entry(int(head), payload)
+    fields = head.split(b" ")
+    # Each number is at most INT_MAX_DIGITS ASCII digits: anything else at the key is not ours.
+    if len(fields) not in (1, 3) or not all(f.isdigit() and len(f) <= INT_MAX_DIGITS for f in fields):
+        return None
+    if len(fields) == 1:
+        return Entry(int(fields[0]), payload)
+    return Entry(int(fields[0]), payload, int(fields[1]), int(fields[2]))
 
 
 Kind = Literal["unavailable", "bug"]
@@ -210,23 +259,35 @@ class RedisCache:
         *,
         namespace: str | None = None,
         member: str | None = None,
+        generation: int = 0,
+        verified: int = 0,
+        replacing: Entry | None = None,
     ) -> bool:
-        """Cache ``payload`` at ``version`` unless a newer version is cached.
+        """Cache ``payload`` at ``version`` unless a newer entry (generation, then version) is cached.
 
-        With ``namespace`` and ``member``, also add ``member`` to that set and
-        renew its TTL: separate single-key commands (see :meth:`_run`). The set
-        is a cache of the store's namespace, so it need not change atomically
+        ``generation`` and ``verified`` go into the entry (see :class:`Entry`).
+        ``replacing``: the entry the caller found cached and the store contradicted; it is
+        replaced even if newer. With ``namespace`` and ``member``, also add ``member``
+        to that set and renew its TTL: separate single-key commands (see :meth:`_run`).
+        The set is a cache of the store's namespace, so it need not change atomically
         with the entry. Returns False when a newer entry was kept. Raises
         CacheUnavailable or CacheBug.
         """
-        args: list[Any] = [version, encode_entry(version, payload), ttl]
+        args: list[Any] = [
+            version,
+            generation,
+            encode_entry(version, payload, generation, verified),
+            ttl,
+            "" if replacing is None else replacing.version,
+            "" if replacing is None else replacing.generation,
+        ]
         with self._command("write"):
             if namespace is None or member is None:
-                return self._set_if_not_older(key, args)
+                return self._script(_SET_IF_NOT_OLDER, _SET_IF_NOT_OLDER_SHA, key, args)
             if self._cluster:
                 # The entry and the set live on different masters: a pipeline would cost the
                 # cluster client an extra COMMAND GETKEYS for the script, and gain nothing.
-                stored = self._set_if_not_older(key, args)
+                stored = self._script(_SET_IF_NOT_OLDER, _SET_IF_NOT_OLDER_SHA, key, args)
                 _raise_first(self._run([("SADD", namespace, member), ("EXPIRE", namespace, ttl)]))
                 return stored
             stored, *rest = self._run(
@@ -237,20 +298,27 @@ class RedisCache:
                 ]
             )
             if _is_noscript(stored):
-                stored = self._set_if_not_older(key, args)
+                stored = self._script(_SET_IF_NOT_OLDER, _SET_IF_NOT_OLDER_SHA, key, args)
             _raise_first([stored, *rest])
             return bool(stored)
 
-    def _set_if_not_older(self, key: str, args: list[Any]) -> bool:
+    def delete_unchanged(self, key: str, entry: Entry) -> bool:
+        """Delete ``key`` if it still holds ``entry``'s version and generation. Raises CacheUnavailable, CacheBug."""
+        with self._command("delete"):
+            return self._script(
+                _DELETE_IF_UNCHANGED, _DELETE_IF_UNCHANGED_SHA, key, [entry.version, entry.generation]
+            )
+
+    def _script(self, script: str, sha: str, key: str, args: list[Any]) -> bool:
         from redis.exceptions import NoScriptError
 
         try:
-            return bool(self._client.evalsha(_SET_IF_NOT_OLDER_SHA, 1, key, *args))
+            return bool(self._client.evalsha(sha, 1, key, *args))
         except NoScriptError:
             # A new, restarted or flushed server: load the script (on every master of
             # a cluster) and run it again.
-            self._client.script_load(_SET_IF_NOT_OLDER)
-            return bool(self._client.evalsha(_SET_IF_NOT_OLDER_SHA, 1, key, *args))
+            self._client.script_load(script)
+            return bool(self._client.evalsha(sha, 1, key, *args))
 
     def delete(self, *keys: str, namespace: str | None = None, members: tuple[str, ...] = ()) -> None:
         """Delete ``keys`` and remove ``members`` from ``namespace``, one command per key.
