@@ -49,6 +49,7 @@ DEPLOYED = {
     config.MONGODB_TIMEOUT_MS,
     config.S3_TIMEOUT_MS,
     config.LOG_LEVEL,
+    config.CACHE_VERIFY_SECONDS,
 }
 
 # Passed only when their parameter is given (``!If [..., !Ref AWS::NoValue]``): a blank
