@@ -185,7 +185,7 @@ def test_the_migration_artefact_holds_only_its_own_folder(build_dir: Path, sam_t
 def test_layer_artefact_holds_the_package_and_arm64_dependencies(build_dir: Path) -> None:
     python = build_dir / "StatewayLayer" / "python"
     assert files_under(python / "stateway") == files_under(LAYER_SOURCE / "stateway")
-    for package in ("chalice", "redis", "pymongo", "bson", "orjson", "hiredis"):
+    for package in ("chalice", "redis", "pymongo", "bson", "orjson", "hiredis", "aws_lambda_powertools"):
         assert (python / package).is_dir(), package
     # The functions never verify a token (the authorizer in front of them does).
     assert not (python / "jwt").exists()

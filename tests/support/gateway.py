@@ -97,13 +97,43 @@ def start_gateway(
         raise
 
 
-def error_lines(log_path: Path, offset: int = 0) -> list[str]:
-    """The ERROR records a gateway logged after ``offset`` (bugs: an outage is a WARNING)."""
+def log_records(log_path: Path, offset: int = 0) -> list[dict[str, Any]]:
+    """The functions' JSON log records (Powertools' Logger) a gateway logged after ``offset``."""
     if not log_path.exists():
         return []
+    records = []
     with open(log_path, errors="replace") as log:
         log.seek(offset)
-        return [line.rstrip() for line in log if " ERROR " in line]
+        for line in log:
+            if line.startswith("{") and '"level"' in line:
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    continue
+    return records
+
+
+def error_lines(log_path: Path, offset: int = 0) -> list[str]:
+    """The ERROR records a gateway logged after ``offset`` (bugs: an outage is a WARNING).
+
+    The gateway's own lines are text (`` ERROR `` in them); the functions' are JSON records
+    with ``"level": "ERROR"``.
+    """
+    if not log_path.exists():
+        return []
+    found = []
+    with open(log_path, errors="replace") as log:
+        log.seek(offset)
+        for line in log:
+            if " ERROR " in line:
+                found.append(line.rstrip())
+            elif line.startswith("{") and '"ERROR"' in line:
+                try:
+                    if json.loads(line).get("level") == "ERROR":
+                        found.append(line.rstrip())
+                except ValueError:
+                    continue
+    return found
 
 
 def stop_gateway(process: subprocess.Popen[str]) -> None:

@@ -34,6 +34,7 @@ MONGODB_TIMEOUT_MS = "STATEWAY_MONGODB_TIMEOUT_MS"
 S3_TIMEOUT_MS = "STATEWAY_S3_TIMEOUT_MS"
 LOG_LEVEL = "STATEWAY_LOG_LEVEL"
 CACHE_VERIFY_SECONDS = "STATEWAY_CACHE_VERIFY_SECONDS"
+STAGE = "STATEWAY_STAGE"
 
 #: Every environment variable ``config.py`` reads (the standard AWS variables
 #: such as ``AWS_ENDPOINT_URL_S3`` are read by boto3 itself).
@@ -55,6 +56,7 @@ ENV_NAMES: tuple[str, ...] = (
     S3_TIMEOUT_MS,
     LOG_LEVEL,
     CACHE_VERIFY_SECONDS,
+    STAGE,
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -84,6 +86,8 @@ class Settings:
     log_level: str = "INFO"
     cache_verify_seconds: int = 10
     """Seconds a cached entry answers alone after the store last confirmed it (bounded staleness)."""
+    stage: str = "local"
+    """The deployment's Stage (a dimension of every metric)."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -161,6 +165,7 @@ class Settings:
             "s3_timeout_ms": positive_int(S3_TIMEOUT_MS, 3000),
             "log_level": level,
             "cache_verify_seconds": positive_int(CACHE_VERIFY_SECONDS, 10),
+            "stage": text(STAGE) or "local",
         }
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known

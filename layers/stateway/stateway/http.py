@@ -19,6 +19,7 @@ import functools
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Chalice, CORSConfig, Response
 
-from stateway import documents
+from stateway import documents, logs
 from stateway.bodies import Reply
 from stateway.config import Settings, get_settings
 from stateway.errors import (
@@ -36,12 +37,14 @@ from stateway.errors import (
     InvalidRequest,
     PayloadTooLarge,
     StatewayError,
+    StoreUnavailable,
     Unauthorized,
     Unavailable,
     UnsupportedMediaType,
     error_body,
 )
 from stateway.ids import is_valid_id, parse_digits
+from stateway.metrics import METRICS
 
 logger = logging.getLogger("stateway.http")
 
@@ -237,14 +240,18 @@ def to_response(result: Reply, request_id: str) -> Response:
     )
 
 
-_configured = False
+def operation_of(app: Chalice | Blueprint) -> str:
+    """The function's operation, from its app name: ``stateway-session-state`` -> ``session_state``."""
+    name = str(getattr(app, "app_name", None) or getattr(app, "name", "stateway"))
+    return name.removeprefix("stateway-").replace("-", "_")
 
 
-def _configure_logging(settings: Settings) -> None:
-    global _configured
-    if not _configured:
-        logging.getLogger("stateway").setLevel(settings.log_level)
-        _configured = True
+def _observe(app: Chalice | Blueprint, settings: Settings) -> str:
+    """Logs and metrics set up for this function (once), and the invocation's operation."""
+    operation = operation_of(app)
+    logs.configure(operation, settings.log_level)
+    METRICS.configure(service=operation, stage=settings.stage)
+    return operation
 
 
 C = TypeVar("C")
@@ -280,17 +287,38 @@ def endpoint(
     def decorate(view: Callable[[C], Reply]) -> Callable[..., Response]:
         @functools.wraps(view)
         def handle(**path_params: str) -> Response:
+            started = time.perf_counter()
+            response = _handle(path_params)
+            # One line per request, with the keys of logs.begin: what a team searches first.
+            logger.info(
+                "answered %d",
+                response.status_code,
+                extra={
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+            # One embedded-metric-format line per invocation, with what it counted.
+            METRICS.flush()
+            return response
+
+        def _handle(path_params: dict[str, str]) -> Response:
             request_id = ""
             try:
                 settings = get_settings()
-                _configure_logging(settings)
+                operation = _observe(app, settings)
                 request = ApiRequest(app.current_request, settings)
                 request_id = request.request_id
+                logs.begin(request_id, operation, getattr(app, "lambda_context", None))
                 if not public:
                     _ = request.identity
                 return to_response(view(parse(request, **path_params)), request_id)
             except StatewayError as exc:
                 request_id = request_id or new_request_id()
+                if isinstance(exc, StoreUnavailable):
+                    METRICS.incr("store_unavailable")
+                elif exc.status == 412:
+                    METRICS.incr("conflict")
                 if isinstance(exc, Unavailable):
                     # An outage: the client is told to try again; the cause is in the traceback.
                     logger.warning("request %s unavailable: %s", request_id, exc.code, exc_info=True)

@@ -1,32 +1,98 @@
-"""Counters for degraded paths (cache write failures, failed snapshots, ...).
+"""Counters and timings, published by Powertools for AWS Lambda as CloudWatch embedded metrics.
 
-Each increment is also logged as one structured line, so CloudWatch metric
-filters (or a local reader) can count them; ``get()`` serves tests.
+Every name is counted in the process (``get()``, for tests and health) and added
+to a Powertools metric set (``aws_lambda_powertools`` ``EphemeralMetrics``:
+namespace ``Stateway``, dimensions ``service``, the function's operation, and
+``stage``), which :meth:`Metrics.flush` prints once per invocation as one
+embedded-metric-format line: CloudWatch turns it into metrics, and a local run
+shows it in the gateway's log.
+
+Names: ``<tier>_<action>_<kind>`` (:mod:`stateway.tiered`), and with them the
+aggregates the template's alarms read, ``cache_bug`` (any ``cache_*_bug``) and
+``snapshot_failure`` (any ``snapshot_*_unavailable``); ``cache_hit`` and
+``cache_miss``; ``cache_breaker_open`` and ``cache_breaker_closed``;
+``store_unavailable`` (a request answered 503 for the store); ``conflict`` (a
+412); ``defaults_built`` (a session created from defaults); ``snapshot_rebuild``
+(a project state rebuilt from its newest snapshot); and the time spent per tier
+in milliseconds, ``cache_ms``, ``store_ms``, ``snapshot_ms`` (one value per
+command).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
-logger = logging.getLogger("stateway.metrics")
+NAMESPACE = "Stateway"
+#: A name that matches (prefix, suffix) is also counted under the aggregate.
+AGGREGATES = (("cache_", "_bug", "cache_bug"), ("snapshot_", "_unavailable", "snapshot_failure"))
 
 
 class Metrics:
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._dimensions: dict[str, str] = {}
+        self._emf: Any = None
+        self._pending = False
+
+    def configure(self, *, service: str, stage: str) -> None:
+        """The dimensions of what is published from now on (the function, the stage)."""
+        with self._lock:
+            if self._dimensions != {"service": service, "stage": stage}:
+                self._dimensions = {"service": service, "stage": stage}
+                self._emf = None
 
     def incr(self, name: str, amount: int = 1) -> None:
+        names = [name] + [total for prefix, suffix, total in AGGREGATES if _matches(name, prefix, suffix)]
         with self._lock:
-            self._counts[name] += amount
-        logger.info("metric %s +%d", name, amount, extra={"metric": name, "value": amount})
+            for each in names:
+                self._counts[each] += amount
+                self._add(each, "Count", amount)
+
+    def record_ms(self, name: str, milliseconds: float) -> None:
+        with self._lock:
+            self._add(name, "Milliseconds", round(milliseconds, 3))
+
+    @contextmanager
+    def timed(self, tier: str) -> Iterator[None]:
+        """The time the block takes, as ``<tier>_ms``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.record_ms(f"{tier}_ms", (time.perf_counter() - started) * 1000)
 
     def get(self, name: str) -> int:
         with self._lock:
             return self._counts[name]
 
+    def flush(self) -> None:
+        """Print what this invocation recorded as one embedded-metric-format line (nothing if nothing)."""
+        with self._lock:
+            if self._pending and self._emf is not None:
+                self._emf.flush_metrics()
+            self._pending = False
 
-#: The process-wide counters.
+    def _add(self, name: str, unit: str, value: float) -> None:
+        if self._emf is None:
+            from aws_lambda_powertools.metrics import EphemeralMetrics
+
+            service = self._dimensions.get("service")
+            self._emf = EphemeralMetrics(namespace=NAMESPACE, service=service)
+            if "stage" in self._dimensions:
+                self._emf.set_default_dimensions(stage=self._dimensions["stage"])
+        self._emf.add_metric(name=name, unit=unit, value=value)
+        self._pending = True
+
+
+def _matches(name: str, prefix: str, suffix: str) -> bool:
+    return name.startswith(prefix) and name.endswith(suffix) and name != prefix.rstrip("_") + suffix
+
+
+#: The process-wide metrics.
 METRICS = Metrics()

@@ -67,6 +67,7 @@ class ProjectService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._tiers = Tiered(
             cache, metrics, ttl=settings.project_ttl, verify=settings.cache_verify_seconds, clock=clock
         )
@@ -139,6 +140,7 @@ class ProjectService:
         self._store.put_project_if_absent(
             ref.store_id, state, version=version, saved_at=saved_at, ids=_ids(ref)
         )
+        self._metrics.incr("snapshot_rebuild")
         return Found(_entry(state, version, saved_at), "snapshot")
 
     def _continue_after_snapshots(self, ref: ProjectRef) -> int:

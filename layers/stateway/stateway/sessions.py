@@ -66,6 +66,7 @@ class SessionService:
         metrics: Metrics = METRICS,
     ) -> None:
         self._store = store
+        self._metrics = metrics
         self._tiers = Tiered(
             cache,
             metrics,
@@ -217,6 +218,8 @@ class SessionService:
             state=state,
             now=self._clock(),
         )
+        if created:
+            self._metrics.incr("defaults_built")
         return Found(_entry(stored), "default" if created else "store")
 
 

@@ -107,7 +107,9 @@ class Tiered:
             self._metrics.incr("cache_read_bug")
             raise
         if cached is not None and not verify and self._trusted(cached):
+            self._metrics.incr("cache_hit")
             return Found(cached, "cache")
+        self._metrics.incr("cache_miss")
         for tier in slower:
             try:
                 found = tier()

@@ -44,6 +44,7 @@ from stateway.errors import (
     StoreBug,
     StoreUnavailable,
 )
+from stateway.metrics import METRICS
 
 SESSIONS = "sessions"
 PROJECT_STATES = "project_states"
@@ -159,10 +160,11 @@ def translate(exc: BaseException, action: str) -> StoreUnavailable | StoreBug:
 def _translate_errors(action: str) -> Iterator[None]:
     from pymongo.errors import PyMongoError
 
-    try:
-        yield
-    except PyMongoError as exc:
-        raise translate(exc, action) from exc
+    with METRICS.timed("store"):
+        try:
+            yield
+        except PyMongoError as exc:
+            raise translate(exc, action) from exc
 
 
 def _session(doc: Mapping[str, Any]) -> StoredSession:

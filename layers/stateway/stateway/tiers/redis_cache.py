@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from stateway.errors import CacheBug, CacheUnavailable
 from stateway.ids import INT_MAX_DIGITS
+from stateway.metrics import METRICS
 
 if TYPE_CHECKING:
     from stateway.breaker import CircuitBreaker
@@ -216,6 +217,7 @@ class RedisCache:
     def _command(self, action: str) -> Iterator[None]:
         """One command: through the breaker (when there is one), its errors sorted."""
         with (
+            METRICS.timed("cache"),
             self._breaker.guard() if self._breaker else nullcontext(),
             _translate_errors(action, cluster=self._cluster),
         ):

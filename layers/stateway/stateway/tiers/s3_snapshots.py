@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from stateway.errors import SnapshotNotFound, SnapshotsUnavailable
 from stateway.ids import SNAPSHOT_ROOT
+from stateway.metrics import METRICS
 
 _VERSION_SPAN = 10**19 - 1
 _STAMP_FORMAT = "%Y%m%dT%H%M%S"
@@ -109,15 +110,16 @@ def _info_from_key(prefix: str, key: str, size: int) -> SnapshotInfo | None:
 def _translate_errors(action: str) -> Iterator[None]:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code in ("NoSuchKey", "404", "NotFound"):
-            raise SnapshotNotFound() from exc
-        raise SnapshotsUnavailable(f"The snapshot store could not {action}.") from exc
-    except BotoCoreError as exc:
-        raise SnapshotsUnavailable(f"The snapshot store could not {action}.") from exc
+    with METRICS.timed("snapshot"):
+        try:
+            yield
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchKey", "404", "NotFound"):
+                raise SnapshotNotFound() from exc
+            raise SnapshotsUnavailable(f"The snapshot store could not {action}.") from exc
+        except BotoCoreError as exc:
+            raise SnapshotsUnavailable(f"The snapshot store could not {action}.") from exc
 
 
 class S3Snapshots:
