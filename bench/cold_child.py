@@ -22,7 +22,8 @@ def _mark(phase: str) -> None:
 
 
 def _loaded() -> dict[str, bool]:
-    return {name: name in sys.modules for name in ("boto3", "botocore", "pymongo", "redis", "chalice")}
+    names = ("boto3", "botocore", "botocore.session", "pymongo", "redis", "chalice", "aws_lambda_powertools")
+    return {name: name in sys.modules for name in names}
 
 
 def floor(modules: str) -> dict[str, object]:
