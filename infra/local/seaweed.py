@@ -265,8 +265,33 @@ class SeaweedS3:
         assert last_error is not None
         raise last_error
 
+    def pause(self) -> None:
+        """Freeze weed with SIGSTOP: it keeps its connections and answers nothing.
+
+        Callers must :meth:`resume` in a ``finally`` (:meth:`stop` continues a paused server).
+        """
+        from stateway_local.servers import wait_process_state
+
+        assert self.proc is not None and self.proc.poll() is None, "SeaweedFS is not running"
+        os.kill(self.proc.pid, signal.SIGSTOP)
+        self._paused = True
+        wait_process_state(self.proc.pid, stopped=True)
+
+    def resume(self) -> None:
+        """SIGCONT a paused weed; a no-op when it is not paused."""
+        from stateway_local.servers import wait_process_state
+
+        if not getattr(self, "_paused", False):
+            return
+        self._paused = False
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+            wait_process_state(self.proc.pid, stopped=False)
+
     def stop(self) -> None:
         """Stop weed by PID (SIGTERM, then SIGKILL) and kill its process group."""
+        # A stopped process does not act on SIGTERM until it is continued.
+        self.resume()
         proc, self.proc = self.proc, None
         _live.discard(self)
         if proc is not None:
