@@ -70,8 +70,20 @@ HTTP_API = "AWS::Serverless::HttpApi"
 REST_API = "AWS::Serverless::Api"
 #: Production resources copied (as declared, deleted with the stack) when what is kept refers to them.
 COPIED_TYPES = frozenset({"AWS::S3::Bucket", "AWS::Logs::LogGroup"})
-#: What a function has in production that LocalStack's free plan does not run.
-DROPPED_FUNCTION_PROPERTIES = ("Layers", "VpcConfig", "Architectures", "Policies")
+#: What a function has in production that LocalStack's free plan does not run (SnapStart, and
+#: the published version and alias it needs: the routes call the function itself here).
+DROPPED_FUNCTION_PROPERTIES = (
+    "Layers",
+    "VpcConfig",
+    "Architectures",
+    "Policies",
+    "SnapStart",
+    "AutoPublishAlias",
+    "AutoPublishAliasAllProperties",
+    "VersionDeletionPolicy",
+)
+#: Production's transform that only its SnapStart properties need, which are dropped here.
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
 PSEUDO_PARAMETERS = frozenset(
     {
         "AWS::AccountId",
@@ -181,6 +193,11 @@ HEADER = f"""\
 # - No Migration custom resource: the free plan runs no custom resources (Custom::* deploys as a
 #   no-op). MigrationFunction is kept, named by the MigrationFunction output; invoke it with
 #   {{"RequestType": "Create"}} after each deploy (make test's deploy does; docs/DEPLOY.md).
+# - No SnapStart (the SnapStart parameter), so no published version or alias either: the free
+#   plan takes no snapshots, and the routes call the function itself. Without those properties
+#   nothing needs production's AWS::LanguageExtensions transform, so only the SAM transform runs.
+# - No alarms: only what the kept functions refer to is copied, and nothing refers to them; a
+#   throwaway stack has no one to alert.
 """
 
 
@@ -232,7 +249,7 @@ def generate(production: Mapping[str, Any]) -> dict[str, Any]:
 
     template: dict[str, Any] = {
         "AWSTemplateFormatVersion": source.get("AWSTemplateFormatVersion", "2010-09-09"),
-        "Transform": source["Transform"],
+        "Transform": _transform(source["Transform"]),
         "Description": (
             "Stateway on LocalStack's free plan: the functions of infra/template.yaml on a REST API, "
             "each behind the token-checking wrapper, with its dependencies in its own package."
@@ -268,6 +285,13 @@ def code_uri(logical_id: str) -> str:
 
 
 # --- pieces -------------------------------------------------------------------------------
+
+
+def _transform(production: Any) -> Any:
+    """Production's transforms but AWS::LanguageExtensions, as production declares them (one: a string)."""
+    declared = [production] if isinstance(production, str) else list(production)
+    kept = [name for name in declared if name != LANGUAGE_EXTENSIONS]
+    return kept[0] if len(kept) == 1 else kept
 
 
 def _rest_api(http_api: Mapping[str, Any]) -> dict[str, Any]:

@@ -50,6 +50,7 @@ DEPLOYED = {
     config.S3_TIMEOUT_MS,
     config.LOG_LEVEL,
     config.CACHE_VERIFY_SECONDS,
+    config.STAGE,
 }
 
 # Passed only when their parameter is given (``!If [..., !Ref AWS::NoValue]``): a blank

@@ -45,7 +45,8 @@ IGNORED = {"__pycache__"}
 # without its crypto extra, so no cryptography).
 LAYER_LIMIT_BYTES = 32 * 1024 * 1024
 # Never in the layer: the Lambda runtime provides boto3/botocore (a copy would shadow
-# its botocore), and the rest is Chalice's CLI and packaging tools.
+# its botocore), and the rest is Chalice's CLI and packaging tools. (jmespath is in it:
+# Powertools needs it, pinned in requirements.txt at the version boto3 accepts.)
 NOT_IN_LAYER = {
     "boto3",
     "botocore",
@@ -58,7 +59,6 @@ NOT_IN_LAYER = {
     "inquirer",
     "blessed",
     "yaml",
-    "jmespath",
     "dateutil",
 }
 CHALICE_RUNTIME = re.compile(r"(__init__\.py|app\.py|py\.typed|[A-Za-z_]+\.pyi)")

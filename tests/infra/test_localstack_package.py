@@ -37,7 +37,17 @@ ARCH = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
 DEPS_CACHE = ROOT / ".local" / "localstack-test-deps" / ARCH
 IGNORED = {"__pycache__"}
 CHALICE_RUNTIME = re.compile(r"(__init__\.py|app\.py|py\.typed|[A-Za-z_]+\.pyi)")
-DEPENDENCIES = ("pymongo", "bson", "redis", "hiredis", "orjson", "chalice", "jwt", "cryptography", "aws_lambda_powertools")
+DEPENDENCIES = (
+    "pymongo",
+    "bson",
+    "redis",
+    "hiredis",
+    "orjson",
+    "chalice",
+    "jwt",
+    "cryptography",
+    "aws_lambda_powertools",
+)
 
 
 def files_under(folder: Path) -> set[str]:

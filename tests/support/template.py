@@ -2,7 +2,9 @@
 transform turns it into CloudFormation, the route table of docs/API-NOTES.md.
 
 Everything here is offline: the transform runs in-process with a stub of the managed
-policy map, and the pseudo parameters (region, account) are made-up placeholders.
+policy map, and the pseudo parameters (region, account) are made-up placeholders. The
+template's first transform, ``AWS::LanguageExtensions``, is applied here as far as the SAM
+transform needs it (:func:`language_extensions`).
 """
 
 from __future__ import annotations
@@ -144,12 +146,58 @@ def packaged(template: Template) -> Template:
     return result
 
 
+#: The transforms infra/template.yaml declares, in the order CloudFormation runs them.
+LANGUAGE_EXTENSIONS = "AWS::LanguageExtensions"
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+
+def transforms(template: Template) -> list[str]:
+    declared = template.get("Transform", [])
+    return [declared] if isinstance(declared, str) else list(declared)
+
+
+def language_extensions(template: Template, parameters: dict[str, Any] | None = None) -> Template:
+    """``template`` as ``AWS::LanguageExtensions`` hands it to the SAM transform, for ``parameters``,
+    as far as the SAM transform needs it: a property of a SAM resource whose whole value is
+    ``Fn::If`` becomes the branch its condition picks (the property is left out for
+    ``AWS::NoValue``), and only the SAM transform is left to run.
+
+    The SAM transform takes no ``Fn::If`` in ``AutoPublishAlias`` (a string or a Ref to a
+    parameter only), and hashes the properties of a function into the logical id of its
+    version as written. The real transform resolves more of the Resources section (every
+    ``Fn::If`` and parameter whose value it knows), which the SAM transform passes on as it
+    is; tests/infra/test_infra_snapstart.py checks what this gives against the SAM CLI's own
+    implementation of the transform.
+    """
+    result = copy.deepcopy(template)
+    if LANGUAGE_EXTENSIONS not in transforms(result):
+        return result
+    resolver = Resolver(result, parameter_values(result, parameters), {})
+    for resource in result["Resources"].values():
+        if not resource["Type"].startswith("AWS::Serverless::"):
+            continue
+        properties = resource.get("Properties", {})
+        for key, value in list(properties.items()):
+            if isinstance(value, dict) and set(value) == {"Fn::If"}:
+                condition, then, otherwise = value["Fn::If"]
+                chosen = then if resolver.condition(condition) else otherwise
+                if chosen == {"Ref": "AWS::NoValue"}:
+                    del properties[key]
+                else:
+                    properties[key] = chosen
+    rest = [name for name in transforms(result) if name != LANGUAGE_EXTENSIONS]
+    result["Transform"] = rest[0] if len(rest) == 1 else rest
+    return result
+
+
 def translate(template: Template, parameters: dict[str, Any] | None = None) -> Template:
-    """Run the SAM transform (AWS::Serverless-2016-10-31) offline; raise on any error."""
+    """Run the template's transforms (AWS::LanguageExtensions as :func:`language_extensions`
+    does, then AWS::Serverless-2016-10-31) offline; raise on any error."""
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
+    template = language_extensions(template, parameters)
     values = {**REQUIRED_PARAMETERS, "AWS::AccountId": FAKE_ACCOUNT, **(parameters or {})}
     translator = Translator(
         managed_policy_map={},
@@ -164,6 +212,25 @@ def translate(template: Template, parameters: dict[str, Any] | None = None) -> T
         messages = "\n".join(cause.message for cause in exc.causes)
         raise AssertionError(f"SAM transform failed:\n{messages}") from exc
     return translated
+
+
+def lint(path: Path = TEMPLATE, parameters: dict[str, Any] | None = None) -> list[str]:
+    """cfn-lint's errors and warnings for ``path``, deployed with ``parameters`` (and the required ones)."""
+    from cfnlint.api import ManualArgs, lint_file
+
+    values = {**REQUIRED_PARAMETERS, **(parameters or {})}
+    flat = {name: ",".join(value) if isinstance(value, list) else value for name, value in values.items()}
+    matches = lint_file(path, config=ManualArgs(parameters=[flat]))
+    return [
+        f"{m.rule.id} line {m.linenumber}: {m.message}"
+        for m in matches
+        if m.rule.severity in ("error", "warning")
+    ]
+
+
+def condition_holds(template: Template, condition: str, parameters: dict[str, Any] | None = None) -> bool:
+    """Whether ``condition`` of ``template`` is true for a deploy with ``parameters``."""
+    return bool(Resolver(template, parameter_values(template, parameters), {}).condition(condition))
 
 
 # --- values as CloudFormation would resolve them ----------------------------------------

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from chalice.app import Blueprint, Chalice, CORSConfig, Response
 
+import stateway.snapstart  # noqa: F401  (registers the SnapStart after-restore hook)
 from stateway import documents, logs
 from stateway.bodies import Reply
 from stateway.config import Settings, get_settings
