@@ -75,6 +75,15 @@ def error_logs(request: pytest.FixtureRequest) -> Iterator[list[logging.LogRecor
         pytest.fail("the layer logged errors:\n" + "\n".join(lines))
 
 
+@pytest.fixture
+def import_only_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a function's import checks (stateway.config.REQUIRED_BY), pointing nowhere."""
+    from stateway_testing.settings import IMPORT_ONLY
+
+    for name, value in IMPORT_ONLY.items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("servers")

@@ -117,6 +117,28 @@ def test_template_passes_every_deployed_name(
     assert set(environments[MIGRATION_FUNCTION]) == DEPLOYED - {config.SNAPSHOT_BUCKET}
 
 
+#: The variables that give each need of config.REQUIRED_BY, as the template passes them.
+NEED_VARIABLES = {
+    "cache": {config.REDIS_URL},
+    "store": {config.MONGODB_URI_SOURCE},
+    "snapshots": {config.SNAPSHOT_BUCKET},
+}
+
+
+def test_every_function_gets_what_it_requires_at_cold_start(
+    sam_template: Template, lambda_functions: dict[str, dict[str, Any]]
+) -> None:
+    """Each routed function's import checks its REQUIRED_BY settings; the template passes them all."""
+    environments = environment_by_dir(sam_template, lambda_functions)
+    routed = set(environments) - {MIGRATION_FUNCTION}
+    assert routed == set(config.REQUIRED_BY)
+    for directory in routed:
+        wanted = set().union(*(NEED_VARIABLES[need] for need in config.REQUIRED_BY[directory]))
+        assert wanted <= set(environments[directory]), directory
+    # A function that reads the bucket requires it, and the other way round.
+    assert {d for d in routed if "snapshots" in config.REQUIRED_BY[d]} == SNAPSHOT_BUCKET_READERS
+
+
 STORE_SETTINGS = (
     config.MONGODB_URI_SOURCE,
     config.MONGODB_DB,

@@ -56,6 +56,7 @@ def test_no_function_folder_is_left_out_of_the_template(sam_template: Template) 
     assert on_disk == set(template_routes(sam_template))
 
 
+@pytest.mark.usefixtures("import_only_settings")
 @pytest.mark.parametrize("directory", FUNCTION_DIRS)
 def test_template_event_is_the_route_the_function_declares(sam_template: Template, directory: str) -> None:
     module = load_app(directory)

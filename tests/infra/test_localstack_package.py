@@ -30,6 +30,7 @@ from stateway_local.localstack_package import (
     stamp_of,
 )
 from stateway_local.localstack_template import code_dirs, generate
+from stateway_testing.settings import IMPORT_ONLY
 from stateway_testing.template import MIGRATION_FUNCTION, ROOT, Template
 
 # The host's: the import check below loads the compiled extensions.
@@ -150,7 +151,7 @@ def test_compiled_extensions_are_for_the_architecture(packaged: list[Path]) -> N
 
 def test_a_function_imports_from_its_folder_alone(packaged: list[Path]) -> None:
     folder = next(path for path in packaged if path.name == "SessionInitFunction")
-    # Importing the app reads the settings (config.Settings.from_env) and connects to nothing.
+    # Importing the app checks the settings it needs (config.REQUIRED_BY) and connects to nothing.
     code = """
         import stateway_edge.wrapper, app
         import jwt, redis, hiredis, pymongo, orjson
@@ -159,7 +160,7 @@ def test_a_function_imports_from_its_folder_alone(packaged: list[Path]) -> None:
         answer = stateway_edge.wrapper.handler({"headers": {}}, None)
         assert answer["statusCode"] == 401, answer
     """
-    done = run_in(folder, code, **{wrapper.HANDLER: "app.app"})
+    done = run_in(folder, code, **{wrapper.HANDLER: "app.app"}, **IMPORT_ONLY)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "imported"
 

@@ -62,6 +62,7 @@ def call(name: str, event: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
     return response["statusCode"], response["headers"], body
 
 
+@pytest.mark.usefixtures("import_only_settings")
 def test_every_operation_has_exactly_its_route() -> None:
     assert sorted(EXPECTED_ROUTES) == FUNCTIONS
     for name, (method, path) in EXPECTED_ROUTES.items():
@@ -203,6 +204,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("boto3", "
     assert json.loads(out.stdout.strip().splitlines()[-1]) in ([], ["botocore"])
 
 
+@pytest.mark.usefixtures("import_only_settings")
 def test_openapi_paths_are_exactly_the_functions_routes() -> None:
     document: dict[str, Any] = yaml.safe_load((ROOT / "openapi.yaml").read_text())
     documented = {

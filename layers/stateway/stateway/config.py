@@ -12,7 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from stateway.errors import ConfigError
 
@@ -60,6 +60,25 @@ ENV_NAMES: tuple[str, ...] = (
 )
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+Need = Literal["cache", "store", "snapshots"]
+
+#: What each function needs to serve any request, by its operation: checked when its app.py is
+#: imported (the cold start), so a missing setting fails the function's init naming it rather
+#: than its first request. cache: REDIS_URL; store: MONGODB_URI or STATEWAY_MONGODB_URI_SOURCE;
+#: snapshots: STATEWAY_SNAPSHOT_BUCKET.
+REQUIRED_BY: dict[str, tuple[Need, ...]] = {
+    "health": ("cache", "store", "snapshots"),
+    "session_init": ("cache", "store"),
+    "session_state": ("cache", "store"),
+    "session_update": ("cache", "store"),
+    "session_end": ("cache", "store"),
+    "session_list": ("cache", "store"),
+    "project_save": ("cache", "store", "snapshots"),
+    "project_load": ("cache", "store", "snapshots"),
+    "project_snapshots": ("cache", "store", "snapshots"),
+    "project_restore": ("cache", "store", "snapshots"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +192,16 @@ class Settings:
             raise TypeError(f"unknown settings: {sorted(unknown)}")
         values.update(overrides)
         return cls(**values)
+
+    def require(self, *needs: Need) -> None:
+        """Raise ConfigError naming the first setting that ``needs`` lack."""
+        for need in needs:
+            if need == "cache":
+                self.require_redis_url()
+            elif need == "store":
+                self.require_mongodb()
+            else:
+                self.require_snapshot_bucket()
 
     def require_redis_url(self) -> str:
         if not self.redis_url:

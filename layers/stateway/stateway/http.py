@@ -31,7 +31,7 @@ from chalice.app import Blueprint, Chalice, CORSConfig, Response
 import stateway.snapstart  # noqa: F401  (registers the SnapStart after-restore hook)
 from stateway import documents, logs
 from stateway.bodies import Reply
-from stateway.config import Settings, get_settings
+from stateway.config import REQUIRED_BY, Settings, get_settings
 from stateway.errors import (
     Forbidden,
     InvalidJson,
@@ -279,11 +279,14 @@ def endpoint(
 
     ``parse`` (one of :mod:`stateway.commands`) takes the request and the path
     parameters and returns the view's command; only a ``public`` route is
-    served without a caller. Runs at import, so a malformed setting fails the
-    cold start with a :class:`~stateway.errors.ConfigError` that names it
+    served without a caller. Runs at import, so a malformed setting, or one the
+    function needs (:data:`stateway.config.REQUIRED_BY`) that is missing, fails
+    the cold start with a :class:`~stateway.errors.ConfigError` that names it
     (clients are still built on first use).
     """
     get_settings()
+    # Read afresh: the cold start's own environment, whatever a cached copy holds.
+    Settings.from_env().require(*REQUIRED_BY.get(operation_of(app), ()))
 
     def decorate(view: Callable[[C], Reply]) -> Callable[..., Response]:
         @functools.wraps(view)
