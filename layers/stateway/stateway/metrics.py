@@ -32,13 +32,20 @@ NAMESPACE = "Stateway"
 AGGREGATES = (("cache_", "_bug", "cache_bug"), ("snapshot_", "_unavailable", "snapshot_failure"))
 
 
+#: Values of one timing kept per invocation (EMF takes at most 100 per metric and line).
+MAX_VALUES = 100
+
+
 class Metrics:
+    """Recording is a dict update (it runs on every cache command); Powertools runs at flush."""
+
     def __init__(self) -> None:
         self._counts: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._dimensions: dict[str, str] = {}
         self._emf: Any = None
-        self._pending = False
+        self._pending_counts: Counter[str] = Counter()
+        self._pending_ms: dict[str, list[float]] = {}
 
     def configure(self, *, service: str, stage: str) -> None:
         """The dimensions of what is published from now on (the function, the stage)."""
@@ -52,11 +59,13 @@ class Metrics:
         with self._lock:
             for each in names:
                 self._counts[each] += amount
-                self._add(each, "Count", amount)
+                self._pending_counts[each] += amount
 
     def record_ms(self, name: str, milliseconds: float) -> None:
         with self._lock:
-            self._add(name, "Milliseconds", round(milliseconds, 3))
+            values = self._pending_ms.setdefault(name, [])
+            if len(values) < MAX_VALUES:
+                values.append(round(milliseconds, 3))
 
     @contextmanager
     def timed(self, tier: str) -> Iterator[None]:
@@ -74,20 +83,28 @@ class Metrics:
     def flush(self) -> None:
         """Print what this invocation recorded as one embedded-metric-format line (nothing if nothing)."""
         with self._lock:
-            if self._pending and self._emf is not None:
-                self._emf.flush_metrics()
-            self._pending = False
+            counts, self._pending_counts = self._pending_counts, Counter()
+            timings, self._pending_ms = self._pending_ms, {}
+            if not counts and not timings:
+                return
+            emf = self._publisher()
+            for name, total in counts.items():
+                emf.add_metric(name=name, unit="Count", value=total)
+            for name, values in timings.items():
+                for value in values:
+                    emf.add_metric(name=name, unit="Milliseconds", value=value)
+            # A 100th value of one name makes Powertools print the line itself; print only the rest.
+            if emf.metric_set:
+                emf.flush_metrics()
 
-    def _add(self, name: str, unit: str, value: float) -> None:
+    def _publisher(self) -> Any:
         if self._emf is None:
             from aws_lambda_powertools.metrics import EphemeralMetrics
 
-            service = self._dimensions.get("service")
-            self._emf = EphemeralMetrics(namespace=NAMESPACE, service=service)
+            self._emf = EphemeralMetrics(namespace=NAMESPACE, service=self._dimensions.get("service"))
             if "stage" in self._dimensions:
                 self._emf.set_default_dimensions(stage=self._dimensions["stage"])
-        self._emf.add_metric(name=name, unit=unit, value=value)
-        self._pending = True
+        return self._emf
 
 
 def _matches(name: str, prefix: str, suffix: str) -> bool:
