@@ -18,32 +18,9 @@ root="$(cd "$here/../.." && pwd)"
 # shellcheck source=infra/sam/python312.sh
 source "$root/infra/sam/python312.sh"
 
+# LocalStack's open-source core needs Python 3.13: $LOCALSTACK_PYTHON first.
 find_python313() {
-    local candidate prefix
-    if [[ -n "${LOCALSTACK_PYTHON:-}" ]]; then
-        echo "$LOCALSTACK_PYTHON"
-        return 0
-    fi
-    if command -v pyenv >/dev/null 2>&1; then
-        prefix="$(pyenv prefix 3.13 2>/dev/null | head -n1 || true)"
-        if [[ -n "$prefix" && -x "$prefix/bin/python3.13" ]]; then
-            echo "$prefix/bin/python3.13"
-            return 0
-        fi
-    fi
-    for candidate in $(ls -d "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13* 2>/dev/null | sort -V -r); do
-        if [[ -x "$candidate/bin/python3.13" ]]; then
-            echo "$candidate/bin/python3.13"
-            return 0
-        fi
-    done
-    candidate="$(type -P -a python3.13 2>/dev/null | grep -v '/shims/' | head -n1 || true)"
-    if [[ -n "$candidate" ]]; then
-        echo "$candidate"
-        return 0
-    fi
-    echo "python3.13 not found (LocalStack needs it): install it (pyenv install 3.13) or set LOCALSTACK_PYTHON" >&2
-    return 1
+    find_python 3.13 LOCALSTACK_PYTHON
 }
 
 # make_venv DIR PYTHON STAMP_INPUT INSTALL_ARGS...

@@ -25,6 +25,8 @@ import pytest
 import yaml
 
 import stateway_local
+from stateway_local.localstack_package import find_python312
+from stateway_testing.isolated import only_from
 from stateway_testing.settings import IMPORT_ONLY
 from stateway_testing.template import (
     MIGRATION_CODE_URI,
@@ -39,7 +41,6 @@ from stateway_testing.template import (
 )
 
 BUILD_SCRIPT = ROOT / "infra" / "sam" / "build.sh"
-FIND_PYTHON312 = ROOT / "infra" / "sam" / "python312.sh"
 LAYER_SOURCE = ROOT / "layers" / "stateway"
 ELF_MACHINE_AARCH64 = 183
 IGNORED = {"__pycache__"}
@@ -84,16 +85,6 @@ def tree_size(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def python312() -> str:
-    found = subprocess.run(
-        ["bash", "-c", 'source "$0" && find_python312', str(FIND_PYTHON312)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return found.stdout.strip()
-
-
 def import_in_layer(layer: Path, code: str, *extra_paths: Path) -> subprocess.CompletedProcess[str]:
     """Run ``code`` under Python 3.12 with only the stdlib, ``extra_paths`` and the layer on sys.path.
 
@@ -101,32 +92,10 @@ def import_in_layer(layer: Path, code: str, *extra_paths: Path) -> subprocess.Co
     site, so the interpreter's own site-packages are not on the path either. Afterwards
     every imported module must come from the standard library, the layer or ``extra_paths``.
     """
-    prelude = textwrap.dedent(
-        f"""
-        import sys
-        allowed = {[str(path) for path in (*extra_paths, layer)]!r}
-        sys.path[:0] = allowed
-        """
-    )
-    check = textwrap.dedent(
-        """
-        import sysconfig
-
-        roots = tuple(
-            folder.rstrip("/") + "/"
-            for folder in (sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), *allowed)
-        )
-        outside = sorted(
-            name
-            for name, module in list(sys.modules.items())
-            if getattr(module, "__file__", None) and not module.__file__.startswith(roots)
-        )
-        assert not outside, outside
-        print("imported")
-        """
-    )
+    allowed = [str(path) for path in (*extra_paths, layer)]
+    prelude = f"import sys\nallowed = {allowed!r}\nsys.path[:0] = allowed\n"
     return subprocess.run(
-        [python312(), "-I", "-S", "-c", prelude + textwrap.dedent(code) + check],
+        [find_python312(), "-I", "-S", "-c", prelude + textwrap.dedent(code) + only_from(allowed)],
         cwd=layer,
         # What a function's import checks at cold start (pointing nowhere: nothing connects).
         env={**os.environ, **IMPORT_ONLY},
