@@ -194,6 +194,15 @@ class SeaweedS3:
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    def aws_environment(self) -> dict[str, str]:
+        """The standard AWS variables that point boto3 (a gateway's functions) at this server."""
+        return {
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+            "AWS_DEFAULT_REGION": self.region,
+        }
+
     def credentials(self) -> dict[str, str]:
         """Keyword arguments for ``boto3.client("s3", ...)``."""
         return {

@@ -90,10 +90,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                 # One node, where the template's created cache is a cluster.
                 "STATEWAY_REDIS_CLUSTER": "false",
                 "MONGODB_URI": mongo.uri,
-                "AWS_ENDPOINT_URL_S3": s3.endpoint,
-                "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-                "AWS_DEFAULT_REGION": s3.region,
+                **s3.aws_environment(),
                 "STATEWAY_SNAPSHOT_BUCKET": BUCKET,
                 "STATEWAY_JWT_SECRET": secret,
                 "STATEWAY_REDIS_TIMEOUT_MS": "300",

@@ -30,6 +30,7 @@ from stateway_local.localstack_package import (
     stamp_of,
 )
 from stateway_local.localstack_template import code_dirs, generate
+from stateway_testing.isolated import only_from
 from stateway_testing.settings import IMPORT_ONLY
 from stateway_testing.template import MIGRATION_FUNCTION, ROOT, Template
 
@@ -76,25 +77,8 @@ def run_in(folder: Path, code: str, **env: str) -> subprocess.CompletedProcess[s
     the working directory is sys.path[0], as /var/task is in Lambda. Afterwards every imported
     module must come from the standard library or ``folder``.
     """
-    check = textwrap.dedent(
-        f"""
-        import sys, sysconfig
-
-        roots = tuple(
-            path.rstrip("/") + "/"
-            for path in (sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib"), {str(folder)!r})
-        )
-        outside = sorted(
-            name
-            for name, module in list(sys.modules.items())
-            if getattr(module, "__file__", None) and not module.__file__.startswith(roots)
-        )
-        assert not outside, outside
-        print("imported")
-        """
-    )
     return subprocess.run(
-        [find_python312(), "-E", "-s", "-S", "-c", textwrap.dedent(code) + check],
+        [find_python312(), "-E", "-s", "-S", "-c", textwrap.dedent(code) + only_from([str(folder)])],
         cwd=folder,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", **env},
         capture_output=True,
