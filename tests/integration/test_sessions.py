@@ -6,7 +6,6 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from stateway.tiers.redis_cache import RedisCache, decode_entry
 from stateway_local.redis_cluster import RedisClusterServer
 from stateway_local.servers import MongoServer, RedisServer
 from stateway_testing.clients import mongo_client, redis_client
+from stateway_testing.clock import MovableClock
 
 
 @pytest.fixture(params=["single-node", "cluster"])
@@ -45,16 +45,6 @@ def build(
     store = MongoStore(db)
     store.ensure_indexes()
     return SessionService(store, RedisCache(redis), settings, metrics=metrics or Metrics(), clock=clock)
-
-
-class MovableClock:
-    """Real time plus an offset the test moves forward."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
 
 
 @pytest.fixture
@@ -424,7 +414,7 @@ def test_after_the_cluster_recovers_no_read_serves_an_older_version_past_the_ver
         # Within the window, an entry written before the outage may still answer (measured, not promised).
         early = [service.state(r).version for r in refs]
         assert set(early) <= {1, 2}
-        clock.offset = timedelta(seconds=settings.cache_verify_seconds + 1)
+        clock.cross_the_window(settings)
         assert [(service.state(r).version, service.state(r).state["theme"]) for r in refs] == [
             (2, "dark")
         ] * len(refs)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,18 +33,8 @@ from stateway.tiers.redis_cache import RedisCache, decode_entry
 from stateway.tiers.s3_snapshots import S3Snapshots
 from stateway_local.servers import MongoServer, RedisServer
 from stateway_testing.clients import mongo_client, redis_client
+from stateway_testing.clock import MovableClock
 from stateway_testing.partition import Partition
-
-
-class MovableClock:
-    def __init__(self) -> None:
-        self.offset = timedelta()
-
-    def __call__(self) -> datetime:
-        return utcnow() + self.offset
-
-    def cross_the_window(self, settings: Settings) -> None:
-        self.offset += timedelta(seconds=settings.cache_verify_seconds + 1)
 
 
 @pytest.fixture
